@@ -1,0 +1,71 @@
+# Tumen — the two commands of the README are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+SEARCH_PORT ?= 9200
+
+.PHONY: help install migrate demo run serve worker test test-embedded test-services services-start services-stop messages clean
+
+help:
+	@echo "make run     - install, migrate, load the demo catalog, serve http://127.0.0.1:8000 (embedded: SQLite)"
+	@echo "make serve   - the same under gunicorn with WhiteNoise static files"
+	@echo "make test    - install, start OpenSearch and PostgreSQL, run both test suites"
+	@echo "make worker  - run a django-tasks worker (background jobs) against the configured database"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@
+
+migrate: install
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py compilemessages -v0 --ignore=.venv
+
+demo: migrate
+	$(PY) manage.py load_demo_catalog
+	@# Apply the queued background work (search index, reference index) before serving.
+	$(PY) manage.py db_worker --queue-name '*' --batch --no-startup-delay --no-reload -v0
+	$(PY) manage.py ensure_admin
+
+run: demo
+	scripts/run-embedded.sh runserver
+
+serve: demo
+	$(PY) manage.py collectstatic --noinput -v0
+	scripts/run-embedded.sh gunicorn
+
+worker: install
+	$(PY) manage.py db_worker --queue-name '*'
+
+services-start:
+	scripts/search-engine.sh start
+	scripts/postgres.sh start
+
+services-stop:
+	-scripts/search-engine.sh stop
+	-scripts/postgres.sh stop
+
+# Suite (a): the embedded default, no services.
+test-embedded: install
+	$(PY) manage.py compilemessages -v0 --ignore=.venv
+	env -u DATABASE_URL -u SEARCH_URL $(BIN)/pytest -m "not engine and not postgres"
+
+# Suite (b): PostgreSQL + the real search engine; every test, nothing skipped.
+test-services: install services-start
+	DATABASE_URL="$$(scripts/postgres.sh url)" SEARCH_URL="http://127.0.0.1:$(SEARCH_PORT)" $(BIN)/pytest
+
+test:
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory test-embedded && $(MAKE) --no-print-directory test-services; \
+	status=$$?; echo "make test: $$(( $$(date +%s) - start ))s, exit $$status"; exit $$status
+
+messages:
+	$(PY) manage.py makemessages -l mn --ignore=.venv --ignore=var --no-obsolete
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf var/static var/db.sqlite3*

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CmsConfig(AppConfig):
+    """The project app: home page, base templates, health endpoint."""
+
+    name = "cms"
+    verbose_name = _("Site")

@@ -1,0 +1,68 @@
+"""``GET /healthz``: is the database up, and can we reach the search engine?
+
+Load balancers take the site out of rotation on 503, which we answer only when
+the database is down: without a search engine the site still serves pages and
+(from issue 4 on) falls back to database search, so that state is "degraded".
+"""
+
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from wagtail.search.backends import get_search_backend
+
+from search.backends import DATABASE_BACKEND, redact_url
+
+ENGINE_TIMEOUT_SECONDS = 2
+
+
+def check_database() -> dict:
+    started = time.monotonic()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "down", never a 500
+        return {"ok": False, "vendor": connection.vendor, "error": exc.__class__.__name__}
+    return {"ok": True, "vendor": connection.vendor, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def check_search() -> dict:
+    config = settings.WAGTAILSEARCH_BACKENDS["default"]
+    if config["BACKEND"] == DATABASE_BACKEND:
+        return {"ok": True, "backend": "database", "engine": connection.vendor, "reachable": True}
+    name = config["BACKEND"].rsplit(".", 1)[-1]
+    result = {"backend": name, "url": redact_url(config["URLS"][0])}
+    try:
+        client = get_search_backend().es
+        info = client.info(request_timeout=ENGINE_TIMEOUT_SECONDS)
+    except Exception as exc:  # unreachable, refused, timeout, bad auth
+        return {**result, "ok": False, "reachable": False, "error": exc.__class__.__name__}
+    version = info.get("version", {})
+    return {
+        **result,
+        "ok": True,
+        "reachable": True,
+        "engine": version.get("distribution", "elasticsearch"),
+        "version": version.get("number"),
+    }
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    database = check_database()
+    search = check_search()
+    if not database["ok"]:
+        status = "down"
+    elif not search["ok"]:
+        status = "degraded"
+    else:
+        status = "ok"
+    return JsonResponse(
+        {"status": status, "database": database, "search": search},
+        status=200 if database["ok"] else 503,
+    )

@@ -1,0 +1,27 @@
+"""The home page of the public site."""
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import RichTextField
+from wagtail.models import Page
+
+
+class HomePage(Page):
+    """Landing page: search box, life-event categories, most used services."""
+
+    intro = RichTextField(_("introduction"), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    subpage_types = ["service_pages.CatalogIndexPage"]
+    max_count = 1
+
+    class Meta:
+        verbose_name = _("home page")
+
+    def get_context(self, request, *args, **kwargs):
+        from service_pages.models import Category, ServicePage
+
+        context = super().get_context(request, *args, **kwargs)
+        context["categories"] = Category.objects.all()
+        context["service_count"] = ServicePage.objects.live().count()
+        return context

@@ -1,0 +1,26 @@
+"""Settings for the test suites: ``base`` with fast hashing and synchronous tasks.
+
+The same environment variables choose the database and the search engine, so
+``make test`` runs the suite twice: embedded (SQLite + database search) and
+services (PostgreSQL + OpenSearch).
+"""
+
+from cms.env import env_str
+from search.backends import search_backends_setting
+
+from .base import *  # noqa: F403
+from .base import SEARCH_BACKEND, SEARCH_TIMEOUT, SEARCH_URL, STATIC_ROOT
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Run enqueued tasks (search indexing, reference index) at once, inside the test.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# Never write into the development index.
+SEARCH_INDEX = env_str("SEARCH_INDEX", "tumen_test")
+WAGTAILSEARCH_BACKENDS = search_backends_setting(SEARCH_URL, SEARCH_BACKEND, SEARCH_INDEX, SEARCH_TIMEOUT)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# WhiteNoise warns about a missing STATIC_ROOT on every request otherwise.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,49 @@
+"""Which Wagtail search backend Tumen uses, chosen from the environment.
+
+``SEARCH_URL`` unset means the embedded database backend; set, it points at a
+real engine. ``SEARCH_BACKEND`` names the engine family. The engines speak the
+same Elasticsearch-style API, so only the client differs.
+"""
+
+from urllib.parse import urlsplit, urlunsplit
+
+ENGINE_BACKENDS = {
+    "opensearch2": "wagtail.search.backends.opensearch2",
+    "opensearch3": "wagtail.search.backends.opensearch3",
+    "elasticsearch8": "wagtail.search.backends.elasticsearch8",
+    "elasticsearch9": "wagtail.search.backends.elasticsearch9",
+}
+DATABASE_BACKEND = "wagtail.search.backends.database"
+
+
+def search_backends_setting(url: str, backend: str, index: str, timeout: int) -> dict:
+    """Build ``WAGTAILSEARCH_BACKENDS`` for the given environment values."""
+    if not url:
+        return {"default": {"BACKEND": DATABASE_BACKEND}}
+    if backend not in ENGINE_BACKENDS:
+        choices = ", ".join(sorted(ENGINE_BACKENDS))
+        raise ValueError(f"SEARCH_BACKEND={backend!r} is not supported; choose one of: {choices}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"SEARCH_URL must be an http(s) URL such as http://127.0.0.1:9200, got {redact_url(url)!r}")
+    return {
+        "default": {
+            "BACKEND": ENGINE_BACKENDS[backend],
+            "URLS": [url],
+            "INDEX_PREFIX": f"{index}_",
+            "TIMEOUT": timeout,
+            "OPTIONS": {},
+            "INDEX_SETTINGS": {},
+        }
+    }
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, safe to show in /healthz and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,208 @@
+"""Reading catalog rows (the CSV format of ``services.csv``) into the page tree.
+
+One function turns a CSV row into model field values and reports every bad
+column; another writes those values as a page under its agency. The demo
+loader and the import commands share them, so the demo catalog exercises the
+same code as the real 11,250-service import.
+"""
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from wagtail.models import Site
+
+from cms.models import HomePage
+
+from .models import Agency, AgencyPage, Aimag, CatalogIndexPage, Category, ServicePage, Soum
+
+LIST_SEPARATOR = "|"
+CHANNELS = {"online": "channel_online", "operator": "channel_operator", "in_person": "channel_in_person"}
+
+
+class RowError(ValueError):
+    """A row that cannot be imported; ``errors`` maps column -> reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{column}: {reason}" for column, reason in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class Lookups:
+    """Agencies, categories and places by code, loaded once per import."""
+
+    agencies: dict = field(default_factory=dict)
+    categories: dict = field(default_factory=dict)
+    aimags: dict = field(default_factory=dict)
+    soums: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> "Lookups":
+        return cls(
+            agencies={a.code: a for a in Agency.objects.all()},
+            categories={c.slug: c for c in Category.objects.all()},
+            aimags={a.code: a for a in Aimag.objects.all()},
+            soums={s.code: s for s in Soum.objects.all()},
+        )
+
+
+def read_csv(path: Path) -> list[dict]:
+    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in (value or "").split(LIST_SEPARATOR) if item.strip()]
+
+
+def _non_negative_int(value: str, column: str, errors: dict) -> int:
+    try:
+        number = int((value or "0").strip())
+    except ValueError:
+        errors[column] = _("must be a whole number, got %(value)r") % {"value": value}
+        return 0
+    if number < 0:
+        errors[column] = _("must not be negative")
+    return number
+
+
+def service_fields(row: dict, lookups: Lookups) -> dict:
+    """Model field values for one ``services.csv`` row, or ``RowError``."""
+    errors: dict[str, str] = {}
+    code = (row.get("code") or "").strip()
+    title = (row.get("title_mn") or "").strip()
+    if not code:
+        errors["code"] = _("is required")
+    if not title:
+        errors["title_mn"] = _("is required")
+    agency = lookups.agencies.get((row.get("agency_code") or "").strip())
+    if agency is None:
+        errors["agency_code"] = _("unknown agency %(code)r") % {"code": row.get("agency_code")}
+    category = None
+    if (row.get("category") or "").strip():
+        category = lookups.categories.get(row["category"].strip())
+        if category is None:
+            errors["category"] = _("unknown category %(slug)r") % {"slug": row["category"]}
+    channels = split_list(row.get("channels", ""))
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        errors["channels"] = _("unknown channel(s): %(names)s") % {"names": ", ".join(unknown)}
+    aimag = soum = None
+    if (row.get("aimag_code") or "").strip():
+        aimag = lookups.aimags.get(row["aimag_code"].strip())
+        if aimag is None:
+            errors["aimag_code"] = _("unknown aimag %(code)r") % {"code": row["aimag_code"]}
+    if (row.get("soum_code") or "").strip():
+        soum = lookups.soums.get(row["soum_code"].strip())
+        if soum is None:
+            errors["soum_code"] = _("unknown soum %(code)r") % {"code": row["soum_code"]}
+        elif aimag is not None and soum.aimag_id != aimag.pk:
+            errors["soum_code"] = _("soum %(code)s is not in aimag %(aimag)s") % {
+                "code": soum.code,
+                "aimag": aimag.code,
+            }
+    fee = _non_negative_int(row.get("fee_mnt", ""), "fee_mnt", errors)
+    days = _non_negative_int(row.get("processing_days", ""), "processing_days", errors)
+    stages = _non_negative_int(row.get("stages", "") or "1", "stages", errors)
+    if errors:
+        raise RowError(errors)
+    values = {
+        "code": code,
+        "title": title,
+        "title_en": (row.get("title_en") or "").strip(),
+        "summary": (row.get("summary_mn") or "").strip(),
+        "description": _paragraphs((row.get("description_mn") or "").strip()),
+        "agency": agency,
+        "category": category,
+        "required_documents": "\n".join(split_list(row.get("required_documents", ""))),
+        "fee_mnt": fee,
+        "processing_days": days,
+        "stages": max(stages, 1),
+        "stage_agencies": " | ".join(split_list(row.get("stage_agencies", ""))),
+        "legal_basis": (row.get("legal_basis") or "").strip(),
+        "aimag": aimag,
+        "soum": soum,
+        "xyp_code": (row.get("xyp_code") or "").strip(),
+        "keywords": " | ".join(split_list(row.get("keywords_mn", ""))),
+    }
+    for channel, attribute in CHANNELS.items():
+        values[attribute] = channel in channels
+    return values
+
+
+def _paragraphs(text: str) -> str:
+    from django.utils.html import escape
+
+    return f"<p>{escape(text)}</p>" if text else ""
+
+
+def catalog_root() -> CatalogIndexPage:
+    """The catalog index under the default site's home page, created on first use."""
+    existing = CatalogIndexPage.objects.first()
+    if existing:
+        return existing
+    site = Site.objects.get(is_default_site=True)
+    home = site.root_page.specific
+    if not isinstance(home, HomePage):
+        raise RuntimeError("The default site's root page is not a HomePage; run migrations first.")
+    catalog = CatalogIndexPage(title="Үйлчилгээний каталог", slug="uilchilgee")
+    home.add_child(instance=catalog)
+    return catalog
+
+
+def upsert_agency(row: dict, endpoint_base: str = "") -> tuple[Agency, bool]:
+    """Create or update an agency (and its catalog page) from an ``agencies.csv`` row."""
+    code = (row.get("code") or "").strip()
+    if not code or not (row.get("name_mn") or "").strip():
+        raise RowError({"code" if not code else "name_mn": _("is required")})
+    kind = (row.get("kind") or Agency.Kind.AGENCY).strip()
+    if kind not in Agency.Kind.values:
+        raise RowError({"kind": _("unknown kind %(kind)r") % {"kind": kind}})
+    endpoint_path = (row.get("endpoint_path") or "").strip()
+    defaults = {
+        "name_mn": row["name_mn"].strip(),
+        "name_en": (row.get("name_en") or "").strip(),
+        "kind": kind,
+        "endpoint_path": endpoint_path,
+    }
+    if endpoint_base and endpoint_path:
+        defaults["endpoint_url"] = endpoint_base.rstrip("/") + "/" + endpoint_path.lstrip("/")
+    agency, created = Agency.objects.update_or_create(code=code, defaults=defaults)
+    parent_code = (row.get("parent_code") or "").strip()
+    if parent_code and parent_code != code:
+        agency.parent = Agency.objects.filter(code=parent_code).first()
+        agency.save(update_fields=["parent"])
+    ensure_agency_page(agency)
+    return agency, created
+
+
+def ensure_agency_page(agency: Agency) -> AgencyPage:
+    page = AgencyPage.objects.filter(agency=agency).first()
+    if page is None:
+        page = AgencyPage(title=agency.name_mn, slug=slugify(agency.code), agency=agency)
+        catalog_root().add_child(instance=page)
+    return page
+
+
+@transaction.atomic
+def create_service_page(values: dict) -> ServicePage:
+    """Create one published service page under its agency's page (the simple path)."""
+    parent = ensure_agency_page(values["agency"])
+    page = ServicePage(slug=slugify(values["code"]), **values)
+    parent.add_child(instance=page)
+    page.save_revision().publish()
+    return page
+
+
+def load_categories(rows: list[dict]) -> int:
+    for order, row in enumerate(rows):
+        Category.objects.update_or_create(
+            slug=row["slug"].strip(),
+            defaults={"name_mn": row["name_mn"].strip(), "name_en": row.get("name_en", "").strip(), "sort_order": order},
+        )
+    return len(rows)
+

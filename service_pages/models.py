@@ -1,0 +1,244 @@
+"""The service catalog: agencies, places, categories and service pages.
+
+The page tree is deliberately shallow: ``CatalogIndexPage`` → ``AgencyPage`` →
+``ServicePage``. Every service of an agency sits under that agency's page, so
+Wagtail's page permissions on one subtree give an agency's editors exactly
+their own services (Plone-style governance), and treebeard paths stay short
+even with 11,250 services.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.fields import RichTextField
+from wagtail.models import Page
+from wagtail.search import index
+from wagtail.snippets.models import register_snippet
+
+
+class Agency(models.Model):
+    """A public body that owns services and receives their submissions."""
+
+    class Kind(models.TextChoices):
+        MINISTRY = "ministry", _("Ministry")
+        AGENCY = "agency", _("Agency")
+        AIMAG_OFFICE = "aimag_office", _("Aimag office")
+        DISTRICT_OFFICE = "district_office", _("District office")
+
+    code = models.SlugField(_("code"), max_length=64, unique=True, help_text=_("Stable identifier, e.g. 'ubeg'."))
+    name_mn = models.CharField(_("name (Mongolian)"), max_length=255)
+    name_en = models.CharField(_("name (English)"), max_length=255, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.AGENCY)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent agency"), null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    website = models.URLField(_("website"), blank=True)
+    endpoint_path = models.CharField(
+        _("delivery endpoint path"), max_length=255, blank=True, help_text=_("Relative path of the agency's endpoint.")
+    )
+    endpoint_url = models.URLField(
+        _("delivery endpoint URL"), max_length=500, blank=True, help_text=_("Where submissions are delivered.")
+    )
+
+    panels = [
+        FieldPanel("code"),
+        FieldRowPanel([FieldPanel("name_mn"), FieldPanel("name_en")]),
+        FieldRowPanel([FieldPanel("kind"), FieldPanel("parent")]),
+        MultiFieldPanel(
+            [FieldPanel("contact_email"), FieldPanel("contact_phone"), FieldPanel("website")], heading=_("Contact")
+        ),
+        MultiFieldPanel([FieldPanel("endpoint_path"), FieldPanel("endpoint_url")], heading=_("Delivery")),
+    ]
+
+    class Meta:
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+        ordering = ["name_mn"]
+
+    def __str__(self):
+        return self.name_mn
+
+
+class Aimag(models.Model):
+    """One of the 21 aimags, or the capital Ulaanbaatar (statistics-office code)."""
+
+    code = models.CharField(_("code"), max_length=4, unique=True)
+    name_mn = models.CharField(_("name (Mongolian)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    is_capital = models.BooleanField(_("capital city"), default=False)
+
+    class Meta:
+        verbose_name = _("aimag")
+        verbose_name_plural = _("aimags")
+        ordering = ["name_mn"]
+
+    def __str__(self):
+        return self.name_mn
+
+
+class Soum(models.Model):
+    """A soum of an aimag, or a district (дүүрэг) of Ulaanbaatar."""
+
+    class Kind(models.TextChoices):
+        SOUM = "soum", _("Soum")
+        DISTRICT = "district", _("District")
+
+    code = models.CharField(_("code"), max_length=6, unique=True)
+    aimag = models.ForeignKey(Aimag, verbose_name=_("aimag"), on_delete=models.PROTECT, related_name="soums")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SOUM)
+    name_mn = models.CharField(_("name (Mongolian)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+
+    class Meta:
+        verbose_name = _("soum or district")
+        verbose_name_plural = _("soums and districts")
+        ordering = ["aimag__name_mn", "name_mn"]
+
+    def __str__(self):
+        return f"{self.name_mn} ({self.aimag.name_mn})"
+
+
+class Category(models.Model):
+    """A life-event category; the slug is stable and used in URLs and imports."""
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name_mn = models.CharField(_("name (Mongolian)"), max_length=255)
+    name_en = models.CharField(_("name (English)"), max_length=255, blank=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    panels = [FieldPanel("slug"), FieldPanel("name_mn"), FieldPanel("name_en"), FieldPanel("sort_order")]
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["sort_order", "name_mn"]
+
+    def __str__(self):
+        return self.name_mn
+
+
+register_snippet(Agency)
+register_snippet(Category)
+
+
+class CatalogIndexPage(Page):
+    """Root of the catalog; its children are the agencies' pages."""
+
+    intro = RichTextField(_("introduction"), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro")]
+    parent_page_types = ["cms.HomePage"]
+    subpage_types = ["service_pages.AgencyPage"]
+    max_count_per_parent = 1
+
+    class Meta:
+        verbose_name = _("service catalog")
+
+
+class AgencyPage(Page):
+    """An agency's section of the catalog; holds that agency's services."""
+
+    agency = models.OneToOneField(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="page")
+
+    content_panels = Page.content_panels + [FieldPanel("agency")]
+    parent_page_types = ["service_pages.CatalogIndexPage"]
+    subpage_types = ["service_pages.ServicePage"]
+
+    class Meta:
+        verbose_name = _("agency page")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["services"] = ServicePage.objects.child_of(self).live().order_by("title")
+        return context
+
+
+class ServicePage(Page):
+    """One public service as citizens see it."""
+
+    code = models.CharField(_("service code"), max_length=32, unique=True, help_text=_("Stable import key, e.g. SRV-000001."))
+    title_en = models.CharField(_("title (English)"), max_length=255, blank=True)
+    summary = models.TextField(_("summary"), blank=True)
+    description = RichTextField(_("description"), blank=True)
+    agency = models.ForeignKey(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="services")
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), null=True, blank=True, on_delete=models.SET_NULL, related_name="services"
+    )
+    required_documents = models.TextField(_("required documents"), blank=True, help_text=_("One document per line."))
+    fee_mnt = models.PositiveIntegerField(_("fee (MNT)"), default=0, help_text=_("0 means free of charge."))
+    processing_days = models.PositiveSmallIntegerField(_("processing time (days)"), default=0)
+    channel_online = models.BooleanField(_("online"), default=True)
+    channel_operator = models.BooleanField(_("through a soum operator"), default=False)
+    channel_in_person = models.BooleanField(_("in person"), default=False)
+    stages = models.PositiveSmallIntegerField(_("number of stages"), default=1)
+    stage_agencies = models.CharField(
+        _("agencies of each stage"), max_length=500, blank=True, help_text=_("Agency codes in order, separated by ' | '.")
+    )
+    legal_basis = models.CharField(_("legal basis"), max_length=500, blank=True)
+    aimag = models.ForeignKey(
+        Aimag, verbose_name=_("aimag"), null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
+    soum = models.ForeignKey(
+        Soum, verbose_name=_("soum or district"), null=True, blank=True, on_delete=models.PROTECT, related_name="services"
+    )
+    xyp_code = models.CharField(_("ХУР (XYP) operation"), max_length=64, blank=True)
+    keywords = models.CharField(_("keywords"), max_length=500, blank=True, help_text=_("Separated by ' | '."))
+
+    content_panels = Page.content_panels + [
+        FieldPanel("code"),
+        FieldPanel("title_en"),
+        FieldPanel("summary"),
+        FieldPanel("description"),
+        FieldRowPanel([FieldPanel("agency"), FieldPanel("category")]),
+        FieldPanel("required_documents"),
+        FieldRowPanel([FieldPanel("fee_mnt"), FieldPanel("processing_days")]),
+        MultiFieldPanel(
+            [FieldPanel("channel_online"), FieldPanel("channel_operator"), FieldPanel("channel_in_person")],
+            heading=_("Channels"),
+        ),
+        FieldRowPanel([FieldPanel("stages"), FieldPanel("stage_agencies")]),
+        FieldPanel("legal_basis"),
+        FieldRowPanel([FieldPanel("aimag"), FieldPanel("soum")]),
+        FieldPanel("xyp_code"),
+        FieldPanel("keywords"),
+    ]
+
+    search_fields = Page.search_fields + [
+        index.SearchField("summary"),
+        index.SearchField("description"),
+        index.SearchField("keywords", boost=2),
+        index.SearchField("title_en"),
+        index.FilterField("code"),
+        index.FilterField("agency"),
+        index.FilterField("category"),
+        index.FilterField("aimag"),
+        index.FilterField("soum"),
+    ]
+
+    parent_page_types = ["service_pages.AgencyPage"]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("service page")
+
+    @property
+    def document_list(self) -> list[str]:
+        return [line.strip() for line in self.required_documents.splitlines() if line.strip()]
+
+    @property
+    def channel_list(self) -> list[str]:
+        """Channel labels in display order."""
+        labels = []
+        if self.channel_online:
+            labels.append(_("Online"))
+        if self.channel_operator:
+            labels.append(_("Through a soum operator"))
+        if self.channel_in_person:
+            labels.append(_("In person"))
+        return labels
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return [word.strip() for word in self.keywords.split("|") if word.strip()]
