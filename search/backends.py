@@ -9,7 +9,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 ENGINE_BACKENDS = {
     "opensearch2": "wagtail.search.backends.opensearch2",
-    "opensearch3": "wagtail.search.backends.opensearch3",
     "elasticsearch8": "wagtail.search.backends.elasticsearch8",
     "elasticsearch9": "wagtail.search.backends.elasticsearch9",
 }
