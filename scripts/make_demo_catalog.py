@@ -2,9 +2,11 @@
 """Generate the small demo catalog that ships in ``service_pages/demo/``.
 
 The product must run without ``../shared/``, so ``make run`` loads this sample
-instead: a dozen agencies, the life-event categories and ~300 services with
+instead: ten agencies and ~300 services with
 Mongolian titles, national and local, in the same CSV format as the real
-catalog (so the same import code reads both). Deterministic: running it again
+catalog (so the same import code reads both). The life-event categories are
+product data (``service_pages/data/categories.csv``, loaded by a migration);
+this script writes them too so the two lists cannot drift. Deterministic: running it again
 gives the same files.
 
     python scripts/make_demo_catalog.py
@@ -149,7 +151,7 @@ def main():
     aimags, soums = read_places()
     OUT.mkdir(parents=True, exist_ok=True)
 
-    with (OUT / "categories.csv").open("w", newline="", encoding="utf-8") as handle:
+    with (DATA / "categories.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["slug", "name_mn", "name_en"])
         writer.writerows(CATEGORIES)
@@ -182,7 +184,7 @@ def main():
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         writer.writerows(rows)
-    print(f"wrote {len(rows)} services, {len(AGENCIES)} agencies, {len(CATEGORIES)} categories to {OUT}")
+    print(f"wrote {len(rows)} services and {len(AGENCIES)} agencies to {OUT}, {len(CATEGORIES)} categories to {DATA}")
 
 
 if __name__ == "__main__":

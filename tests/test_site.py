@@ -30,7 +30,7 @@ def test_loading_the_demo_twice_changes_nothing(demo_catalog, capsys):
     before = ServicePage.objects.count()
     call_command("load_demo_catalog")
     assert ServicePage.objects.count() == before
-    assert f"created=0 already_present={before}" in capsys.readouterr().out
+    assert f"created=0 updated=0 unchanged={before} errors=0" in capsys.readouterr().out
 
 
 def test_service_page_shows_what_a_citizen_needs(client, demo_catalog):
