@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import CharField, F, OuterRef, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
+from modelcluster.models import get_all_child_relations, get_serializable_data_for_fields
 from wagtail.models import Page, PageLogEntry, Revision
 from wagtail.search.backends import get_search_backends
 
@@ -218,17 +220,18 @@ def _create_pages(items: list[dict], user, progress: Progress) -> list[int]:
             )
         Page.objects.filter(pk=parent.pk).update(numchild=F("numchild") + len(group))
 
-    local_fields = ServicePage._meta.local_concrete_fields
+    page_fields = [f for f in Page._meta.concrete_fields if not f.primary_key]
+    service_fields_ = ServicePage._meta.local_concrete_fields
     for start in range(0, len(pages), BATCH_SIZE):
         batch = pages[start : start + BATCH_SIZE]
-        # Parent table first (ids come back from RETURNING), then the page's own table.
-        page_rows = [Page(**{f.attname: getattr(p, f.attname) for f in Page._meta.concrete_fields}) for p in batch]
-        for row in page_rows:
-            row.id = None
-        Page.objects.bulk_create(page_rows)
-        for page, row in zip(batch, page_rows):
-            page.id = page.page_ptr_id = row.id
-        ServicePage._base_manager._insert(batch, fields=local_fields, using=connection.alias)
+        # Multi-table insert by hand: the wagtailcore_page rows first, read straight off
+        # the ServicePage objects (ids come back via RETURNING), then the page's own table.
+        returned = Page._base_manager._insert(
+            batch, fields=page_fields, returning_fields=[Page._meta.pk], using=connection.alias
+        )
+        for page, (page_id,) in zip(batch, returned):
+            page.id = page.page_ptr_id = page_id
+        ServicePage._base_manager._insert(batch, fields=service_fields_, using=connection.alias)
         _publish_revisions(batch, service_ct, page_ct, user, now, created=True)
         progress.update(start + len(batch))
     return [page.id for page in pages]
@@ -272,16 +275,26 @@ def _publish_revisions(pages, service_ct, page_ct, user, now, created: bool):
             created_at=now,
             user=user,
             object_str=page.title,
-            content=page.serializable_data(),
+            content=_new_page_content(page) if created else page.serializable_data(),
         )
         for page in pages
     ]
     Revision.objects.bulk_create(revisions)
     for page, revision in zip(pages, revisions):
         page.latest_revision_id = page.live_revision_id = revision.pk
-    Page.objects.bulk_update(
-        [Page(pk=p.pk, latest_revision_id=p.latest_revision_id, live_revision_id=p.live_revision_id) for p in pages],
-        ["latest_revision_id", "live_revision_id"],
+    # Point each page at its new revision with one UPDATE (a correlated subquery on the
+    # revision's indexed object_id) instead of a CASE WHEN per row.
+    revision_ids = [revision.pk for revision in revisions]
+    own_revision = Subquery(
+        Revision.objects.filter(
+            base_content_type=page_ct,
+            object_id=Cast(OuterRef("pk"), CharField()),
+            pk__gte=min(revision_ids),
+            pk__lte=max(revision_ids),
+        ).values("pk")[:1]
+    )
+    Page.objects.filter(pk__in=[page.pk for page in pages]).update(
+        latest_revision_id=own_revision, live_revision_id=own_revision
     )
     first_action = "wagtail.create" if created else "wagtail.edit"
     entries = []
@@ -303,6 +316,18 @@ def _publish_revisions(pages, service_ct, page_ct, user, now, created: bool):
     PageLogEntry.objects.bulk_create(entries)
 
 
+def _new_page_content(page: ServicePage) -> dict:
+    """Revision content of a page that was just inserted: its fields, and no children.
+
+    ``serializable_data()`` would run one query per child relation (comments, ...)
+    for every page, only to find them empty.
+    """
+    content = get_serializable_data_for_fields(page)
+    for relation in get_all_child_relations(page):
+        content[relation.get_accessor_name()] = []
+    return content
+
+
 def _step_of(path: str) -> int:
     """The sibling number encoded in the last step of a treebeard path."""
     return int(path[-ServicePage.steplen :], len(ServicePage.alphabet))
@@ -317,6 +342,11 @@ def index_pages(page_ids: list[int], progress_stream=None) -> int:
     done = 0
     for backend in backends:
         index = backend.get_index_for_model(ServicePage)
+        if hasattr(index, "exists") and not index.exists():
+            # An engine index that was never built: create it with our mapping rather
+            # than let the engine guess one from the first document.
+            index.put()
+            index.add_model(ServicePage)
         for start in range(0, len(page_ids), BATCH_SIZE):
             chunk = list(ServicePage.objects.filter(pk__in=page_ids[start : start + BATCH_SIZE]))
             index.add_items(ServicePage, chunk)

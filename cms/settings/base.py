@@ -171,3 +171,5 @@ LOGGING = {
 }
 
 TUMEN_SITE_NAME = _("Tumen: public services")
+# Largest catalog spreadsheet accepted by import_services and the admin import.
+TUMEN_IMPORT_MAX_BYTES = env_int("TUMEN_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
