@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 SEARCH_PORT ?= 9200
 
-.PHONY: help install migrate demo run serve worker test test-embedded test-services services-start services-stop messages clean
+.PHONY: help install migrate demo run serve worker lint test test-embedded test-services services-start services-stop messages clean
 
 help:
 	@echo "make run     - install, migrate, load the demo catalog, serve http://127.0.0.1:8000 (embedded: SQLite)"
@@ -49,8 +49,11 @@ services-stop:
 	-scripts/search-engine.sh stop
 	-scripts/postgres.sh stop
 
+lint: install
+	$(BIN)/ruff check .
+
 # Suite (a): the embedded default, no services.
-test-embedded: install
+test-embedded: install lint
 	$(PY) manage.py compilemessages -v0 --ignore=.venv
 	env -u DATABASE_URL -u SEARCH_URL $(BIN)/pytest -m "not engine and not postgres"
 

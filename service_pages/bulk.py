@@ -136,6 +136,32 @@ def validate_rows(rows: list[dict], lookups: Lookups, report: ImportReport) -> l
     return valid
 
 
+@dataclass
+class ImportPlan:
+    """What an import would do: rows to create, rows to update (with their changed fields)."""
+
+    report: ImportReport
+    to_create: list[tuple[int, dict]] = field(default_factory=list)  # (row number, field values)
+    to_update: list[tuple[int, ServicePage, dict, dict]] = field(default_factory=list)  # (row, page, values, changes)
+
+
+def plan_import(rows: list[dict]) -> ImportPlan:
+    """Validate ``rows`` and compare them with the existing pages; writes nothing."""
+    plan = ImportPlan(report=ImportReport())
+    valid = validate_rows(rows, Lookups.load(), plan.report)
+    existing = {page.code: page for page in ServicePage.objects.all().only("id", "code", *COMPARED_FIELDS)}
+    for number, values in valid:
+        page = existing.get(values["code"])
+        if page is None:
+            plan.to_create.append((number, values))
+        elif changes := _diff_values(page, values):
+            plan.to_update.append((number, page, values, changes))
+        else:
+            plan.report.unchanged += 1
+    plan.report.created, plan.report.updated = len(plan.to_create), len(plan.to_update)
+    return plan
+
+
 def import_service_rows(rows: list[dict], *, dry_run=False, atomic=False, user=None, progress_stream=None):
     """Create or update service pages from catalog rows; returns an ``ImportReport``.
 
@@ -143,30 +169,14 @@ def import_service_rows(rows: list[dict], *, dry_run=False, atomic=False, user=N
     count, write nothing.
     """
     started = time.monotonic()
-    report = ImportReport()
-    lookups = Lookups.load()
-    valid = validate_rows(rows, lookups, report)
-    if atomic and report.problems:
+    plan = plan_import(rows)
+    report = plan.report
+    if dry_run or (atomic and report.problems):
         report.seconds = time.monotonic() - started
         return report
 
-    existing = {page.code: page for page in ServicePage.objects.all().only("id", "code", *COMPARED_FIELDS)}
-    to_create, to_update = [], []
-    for _number, values in valid:
-        page = existing.get(values["code"])
-        if page is None:
-            to_create.append(values)
-        else:
-            changes = _diff_values(page, values)
-            if changes:
-                to_update.append((page, values))
-            else:
-                report.unchanged += 1
-    report.created, report.updated = len(to_create), len(to_update)
-    if dry_run:
-        report.seconds = time.monotonic() - started
-        return report
-
+    to_create = [values for _number, values in plan.to_create]
+    to_update = [(page, values) for _number, page, values, _changes in plan.to_update]
     progress = Progress("importing", len(to_create) + len(to_update), progress_stream)
     with transaction.atomic():
         created_ids = _create_pages(to_create, user, progress)
@@ -229,7 +239,7 @@ def _create_pages(items: list[dict], user, progress: Progress) -> list[int]:
         returned = Page._base_manager._insert(
             batch, fields=page_fields, returning_fields=[Page._meta.pk], using=connection.alias
         )
-        for page, (page_id,) in zip(batch, returned):
+        for page, (page_id,) in zip(batch, returned, strict=False):
             page.id = page.page_ptr_id = page_id
         ServicePage._base_manager._insert(batch, fields=service_fields_, using=connection.alias)
         _publish_revisions(batch, service_ct, page_ct, user, now, created=True)
@@ -280,7 +290,7 @@ def _publish_revisions(pages, service_ct, page_ct, user, now, created: bool):
         for page in pages
     ]
     Revision.objects.bulk_create(revisions)
-    for page, revision in zip(pages, revisions):
+    for page, revision in zip(pages, revisions, strict=False):
         page.latest_revision_id = page.live_revision_id = revision.pk
     # Point each page at its new revision with one UPDATE (a correlated subquery on the
     # revision's indexed object_id) instead of a CASE WHEN per row.
@@ -298,7 +308,7 @@ def _publish_revisions(pages, service_ct, page_ct, user, now, created: bool):
     )
     first_action = "wagtail.create" if created else "wagtail.edit"
     entries = []
-    for page, revision in zip(pages, revisions):
+    for page, revision in zip(pages, revisions, strict=False):
         for action in (first_action, "wagtail.publish"):
             entries.append(
                 PageLogEntry(

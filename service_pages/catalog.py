@@ -72,6 +72,8 @@ def _non_negative_int(value: str, column: str, errors: dict) -> int:
 
 def service_fields(row: dict, lookups: Lookups) -> dict:
     """Model field values for one ``services.csv`` row, or ``RowError``."""
+    # Spreadsheet cells and JSON may hold numbers or nothing; compare everything as text.
+    row = {key: "" if value is None else str(value) for key, value in row.items()}
     errors: dict[str, str] = {}
     code = (row.get("code") or "").strip()
     title = (row.get("title_mn") or "").strip()

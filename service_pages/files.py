@@ -82,7 +82,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[dict]]:
     for cells in values:
         if cells is None or all(cell is None for cell in cells):
             continue
-        rows.append({name: _cell_text(cell) for name, cell in zip(header, cells) if name})
+        rows.append({name: _cell_text(cell) for name, cell in zip(header, cells, strict=False) if name})
     workbook.close()
     return header, rows
 

@@ -6,7 +6,6 @@ same database. Nothing here needs Java, PostgreSQL or a network. Production
 overrides live in ``cms.settings.production``.
 """
 
-import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured

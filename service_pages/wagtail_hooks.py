@@ -1,0 +1,32 @@
+"""Admin URLs and the menu item of the catalog import/export (see ``service_pages.views``)."""
+
+from django.urls import include, path, reverse
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+
+from . import views
+
+catalog_urls = [
+    path("", views.catalog_home, name="home"),
+    path("export/<str:what>/<str:fmt>/", views.export_catalog, name="export"),
+    path("import/<str:token>/", views.import_preview, name="preview"),
+]
+
+
+@hooks.register("register_admin_urls")
+def register_catalog_urls():
+    # Wagtail wraps these in its admin-access check: anonymous users go to the login page.
+    return [path("catalog/", include((catalog_urls, "service_pages_catalog")))]
+
+
+class CatalogMenuItem(MenuItem):
+    def is_shown(self, request):
+        return views.can_manage_catalog(request.user)
+
+
+@hooks.register("register_settings_menu_item")
+def register_catalog_menu_item():
+    return CatalogMenuItem(
+        _("Catalog import/export"), reverse("service_pages_catalog:home"), icon_name="table", order=150
+    )
