@@ -6,9 +6,13 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms.health import healthz
+from search import views as search_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("api/v1/services/search", search_views.api_search, name="api_search"),
+    path("api/v1/services/autocomplete", search_views.api_autocomplete, name="search_autocomplete"),
+    path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -23,6 +27,7 @@ if settings.DEBUG:
 
 # Public pages: Mongolian (the default) without a prefix, English under /en/.
 urlpatterns += i18n_patterns(
+    path("search/", search_views.search_page, name="search"),
     path("", include(wagtail_urls)),
     prefix_default_language=False,
 )

@@ -8,3 +8,8 @@ class SearchConfig(AppConfig):
     name = "search"
     label = "tumen_search"
     verbose_name = _("Search")
+
+    def ready(self):
+        from search import signals
+
+        signals.connect()

@@ -7,6 +7,8 @@ same Elasticsearch-style API, so only the client differs.
 
 from urllib.parse import urlsplit, urlunsplit
 
+from search.analysis import index_settings
+
 ENGINE_BACKENDS = {
     "opensearch2": "wagtail.search.backends.opensearch2",
     "elasticsearch8": "wagtail.search.backends.elasticsearch8",
@@ -32,7 +34,8 @@ def search_backends_setting(url: str, backend: str, index: str, timeout: int) ->
             "INDEX_PREFIX": f"{index}_",
             "TIMEOUT": timeout,
             "OPTIONS": {},
-            "INDEX_SETTINGS": {},
+            # Mongolian analysis: one skeleton for Cyrillic, о/ө у/ү and Latin typing (search.analysis).
+            "INDEX_SETTINGS": index_settings(),
         }
     }
 

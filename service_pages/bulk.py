@@ -13,8 +13,8 @@ pages. This module writes the same rows Wagtail would, in batches:
    revision and two audit-log entries (create, publish) per page; changed
    pages are updated in bulk with a new revision and an "edit"/"publish" log;
    unchanged pages are not touched;
-3. after the commit, one bulk pass through every search backend indexes what
-   was created or changed (no per-page signals or tasks).
+3. after the commit, one bulk pass through the embedded index and every search
+   backend indexes what was created or changed (no per-page signals or tasks).
 
 A failure inside step 2 rolls the whole batch back: no half-imported rows.
 """
@@ -34,6 +34,8 @@ from django.utils.text import slugify
 from modelcluster.models import get_all_child_relations, get_serializable_data_for_fields
 from wagtail.models import Page, PageLogEntry, Revision
 from wagtail.search.backends import get_search_backends
+
+from search import embedded
 
 from .catalog import Lookups, RowError, ensure_agency_page, service_fields
 from .models import ServicePage
@@ -347,6 +349,8 @@ def index_pages(page_ids: list[int], progress_stream=None) -> int:
     """Index the given service pages in every auto-updated search backend, in bulk."""
     if not page_ids:
         return 0
+    # The embedded index (SQLite mode, and the fallback when the engine is down).
+    embedded.index_pages(page_ids)
     backends = list(get_search_backends(with_auto_update=True))
     progress = Progress("indexing", len(page_ids) * len(backends), progress_stream)
     done = 0

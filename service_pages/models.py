@@ -15,6 +15,8 @@ from wagtail.models import Page
 from wagtail.search import index
 from wagtail.snippets.models import register_snippet
 
+from search.analysis import STEM_SUBFIELD
+
 
 class Agency(models.Model):
     """A public body that owns services and receives their submissions."""
@@ -205,16 +207,27 @@ class ServicePage(Page):
         FieldPanel("keywords"),
     ]
 
+    # What the search engines index. The text fields carry a stemmed sub-field
+    # (search.analysis.STEM_SUBFIELD) for suffix-tolerant matching; place and
+    # agency names are indexed as text so "Хангал иргэний үнэмлэх" finds the
+    # Khangal soum's service. The filter fields feed facets and filters.
     search_fields = Page.search_fields + [
-        index.SearchField("summary"),
-        index.SearchField("description"),
-        index.SearchField("keywords", boost=2),
-        index.SearchField("title_en"),
+        index.SearchField("search_title", boost=4, es_extra=STEM_SUBFIELD),
+        index.SearchField("title_en", boost=2, es_extra=STEM_SUBFIELD),
+        index.SearchField("keywords", boost=2, es_extra=STEM_SUBFIELD),
+        index.SearchField("search_place", boost=3, es_extra=STEM_SUBFIELD),
+        index.SearchField("search_agency", es_extra=STEM_SUBFIELD),
+        index.SearchField("summary", es_extra=STEM_SUBFIELD),
+        index.SearchField("description", es_extra=STEM_SUBFIELD),
         index.FilterField("code"),
         index.FilterField("agency"),
         index.FilterField("category"),
         index.FilterField("aimag"),
         index.FilterField("soum"),
+        index.FilterField("channel_online"),
+        index.FilterField("channel_operator"),
+        index.FilterField("channel_in_person"),
+        index.FilterField("stages"),
     ]
 
     parent_page_types = ["service_pages.AgencyPage"]
@@ -238,6 +251,20 @@ class ServicePage(Page):
         if self.channel_in_person:
             labels.append(_("In person"))
         return labels
+
+    def search_title(self) -> str:
+        return self.title
+
+    def search_place(self) -> str:
+        """Names of the aimag and soum in both languages ("" for national services)."""
+        names = []
+        for place in (self.soum, self.aimag):
+            if place is not None:
+                names += [place.name_mn, place.name_en]
+        return " ".join(names)
+
+    def search_agency(self) -> str:
+        return f"{self.agency.name_mn} {self.agency.name_en}"
 
     @property
     def keyword_list(self) -> list[str]:

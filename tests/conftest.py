@@ -7,6 +7,11 @@ developer machine without them those tests are deselected (and say so); with
 """
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -70,3 +75,52 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture
 def demo_catalog(db):
     """Marks a test that relies on the demo catalog loaded at session start."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_site(tmp_path_factory):
+    """A real gunicorn serving the demo catalog on a free loopback port (embedded mode).
+
+    Prepared like `make serve` does it (migrate, load the demo, collectstatic),
+    in a throw-away folder, and stopped at the end of the session.
+    """
+    var = tmp_path_factory.mktemp("live-site")
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SEARCH_URL")},
+        "DJANGO_SETTINGS_MODULE": "cms.settings.base",
+        "TUMEN_VAR_DIR": str(var),
+        "DEBUG": "false",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+    }
+    for command in (["migrate", "--noinput", "-v0"], ["load_demo_catalog"], ["collectstatic", "--noinput", "-v0"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
+        )
+    log_path = var / "gunicorn.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("gunicorn did not start:\n" + log_path.read_text(), pytrace=False)
+            time.sleep(0.3)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)

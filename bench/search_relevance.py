@@ -1,0 +1,814 @@
+#!/usr/bin/env python
+"""Benchmark: relevance of catalog search on the dev queries, Tumen vs stock Wagtail.
+
+Prints recall@10 and MRR@10 per query kind and overall, side by side, for:
+
+- **tumen**: a scratch index ``tumen_s1_relevance`` built from
+  ../shared/catalog/services.csv with ``search.analysis.index_settings()`` and a
+  mapping that mirrors what Wagtail's mapping makes of ``ServicePage.search_fields``
+  (stem sub-fields included), queried with ``search.query.engine_query``;
+- **stock**: the same documents in ``tumen_s1_relevance_stock`` with modelsearch's
+  own analysis settings (no stem sub-fields), queried the way Wagtail's default
+  ``.search(q)`` does: one ``multi_match`` over ``_all_text`` and the boosted
+  ``_all_text_boost_*`` copies;
+- **embedded**: ``search.embedded.search_ids`` (the pure-Python index) over a
+  throw-away SQLite database with the same catalog imported, when that module
+  exists (skipped with a note otherwise, or with ``--no-embedded``).
+
+A query is a hit when any expected code is in the top 10 (see
+../shared/catalog/README.md). Besides the 46 dev queries, every configuration is
+also measured on generated queries (``--generated N`` per kind, seeded, made from
+the catalog the way the dev queries differ from titles; see
+``generated_queries``): the dev set is small and saturates. The scratch indexes
+are deleted at the end unless ``--keep``; only indexes named ``tumen_s1_*`` are
+touched.
+
+    .venv/bin/python bench/search_relevance.py                 # SEARCH_URL or http://127.0.0.1:9200
+    .venv/bin/python bench/search_relevance.py --experiments   # + the analysis variants below
+    .venv/bin/python bench/search_relevance.py --misses        # + the queries each config missed
+    .venv/bin/python bench/search_relevance.py --words         # word-level counts only, no engine
+
+``--experiments`` re-runs the tumen query on indexes built with the choices
+``search.mongolian`` did not make: two vowel classes (о,ө → o; у,ү → u), vowel
+runs collapsed in the full-word skeleton too, and other stemmers (no collapse,
+truncation to 4/6/7 letters, case-suffix stripping, consonant skeletons).
+``--words`` prints the word-level measurements those choices rest on (needs
+Debian's hunspell and hunspell-mn for the dictionary parts).
+
+Measured 2026-11 (OpenSearch 2.19.6, 11,250 services), recall@10 / MRR@10:
+
+    kind       dev n  tumen      stock      embedded | generated n  tumen      stock      embedded
+    cyrillic     10   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 0.98  1.00 0.97  1.00 0.97
+    confused      6   1.00 1.00  0.67 0.56  1.00 1.00 |      100    1.00 0.99  0.96 0.85  1.00 0.96
+    latin        10   1.00 1.00  0.00 0.00  1.00 1.00 |      100    1.00 0.97  0.01 0.01  1.00 0.96
+    place         6   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 1.00  0.99 0.99  1.00 0.99
+    typo          4   1.00 1.00  1.00 0.88  1.00 1.00 |      100    1.00 0.97  1.00 0.90  1.00 0.96
+    english       4   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 0.99  1.00 0.99  1.00 0.99
+    morph         6   1.00 0.76  1.00 0.76  1.00 0.51 |      100    1.00 0.99  0.99 0.89  1.00 0.93
+    overall      46   1.00 0.97  0.74 0.68  1.00 0.94 |      700    1.00 0.98  0.85 0.80  1.00 0.97
+
+``evaluate(search_fn)`` is the evaluation loop: ``search_fn(q)`` returns service
+codes, best first, so any search (engine, embedded, the product's search
+service) can be measured the same way.
+"""
+
+import argparse
+import copy
+import csv
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from search import mongolian  # noqa: E402
+from search.analysis import STEM_SUBFIELD, index_settings  # noqa: E402
+from search.query import engine_query  # noqa: E402
+
+CATALOG = ROOT.parent / "shared" / "catalog"
+PLACES = ROOT / "service_pages" / "data"
+INDEX = "tumen_s1_relevance"
+STOCK_INDEX = "tumen_s1_relevance_stock"
+TOP = 10
+KINDS = ("cyrillic", "confused", "latin", "place", "typo", "english", "morph")
+
+# Index columns of ServicePage's search fields, as Wagtail's mapping names them
+# (fields defined on the ServicePage subclass get the "<app>_<model>__" prefix).
+PREFIX = "service_pages_servicepage__"
+COLUMNS = {
+    "title": PREFIX + "search_title",
+    "title_en": PREFIX + "title_en",
+    "keywords": PREFIX + "keywords",
+    "place": PREFIX + "search_place",
+    "agency": PREFIX + "search_agency",
+    "summary": PREFIX + "summary",
+    "description": PREFIX + "description",
+    "title_autocomplete": "title_edgengrams",
+}
+# SearchField boosts of ServicePage.search_fields; Wagtail copies each boosted
+# field into "_all_text_boost_<n>" as well as "_all_text".
+BOOSTS = {"title": 4, "title_en": 2, "keywords": 2, "place": 3, "agency": 1, "summary": 1, "description": 1}
+CODE_COLUMN = PREFIX + "code_filter"
+
+
+# --- Catalog ---------------------------------------------------------------------
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def catalog_documents() -> list[dict]:
+    """One Wagtail-like search document per service of services.csv."""
+    aimags = {row["code"]: row for row in read_csv(PLACES / "aimags.csv")}
+    soums = {row["code"]: row for row in read_csv(PLACES / "soums.csv")}
+    agencies = {row["code"]: row for row in read_csv(CATALOG / "agencies.csv")}
+    docs = []
+    for number, row in enumerate(read_csv(CATALOG / "services.csv"), start=1):
+        places = [soums.get(row["soum_code"]), aimags.get(row["aimag_code"])]
+        # ServicePage.search_place(): soum then aimag, Mongolian and English names.
+        place = " ".join(f"{p['name_mn']} {p['name_en']}" for p in places if p)
+        agency = agencies.get(row["agency_code"], {})
+        title = row["title_mn"]
+        text = {
+            "title": title,
+            "title_en": row["title_en"],
+            "keywords": " | ".join(word.strip() for word in row["keywords_mn"].split("|") if word.strip()),
+            "place": place,
+            "agency": f"{agency.get('name_mn', '')} {agency.get('name_en', '')}".strip(),
+            "summary": row["summary_mn"],
+            # RichTextField: Wagtail indexes the text without the <p> tags.
+            "description": row["description_mn"],
+        }
+        doc = {
+            "pk": str(number),
+            "_django_content_type": ["service_pages.ServicePage", "wagtailcore.Page"],
+            "title": title,
+            "title_edgengrams": title,
+            "_edgengrams": [title],
+            CODE_COLUMN: row["code"],
+        }
+        for logical, value in text.items():
+            doc[COLUMNS[logical]] = value
+        docs.append(doc)
+    return docs
+
+
+def catalog_mapping(stem: bool) -> dict:
+    """The mapping Wagtail's ElasticsearchBaseMapping.get_mapping() gives these fields.
+
+    Page.search_fields: title (boost 2), its AutocompleteField (title_edgengrams)
+    and filter fields; ServicePage's text SearchFields with their boosts and, for
+    Tumen, the ``es_extra`` stem sub-field. Filter fields other than the code are
+    left out: the benchmark does not filter.
+    """
+    edgengram = {"type": "text", "analyzer": "edgengram_analyzer", "search_analyzer": "standard"}
+
+    def copy_to(boost):
+        return "_all_text" if boost == 1 else ["_all_text", f"_all_text_boost_{float(boost)}".replace(".", "_")]
+
+    properties = {
+        "pk": {"type": "keyword", "store": True},
+        "_django_content_type": {"type": "keyword"},
+        "_edgengrams": dict(edgengram),
+        "title": {"type": "text", "copy_to": copy_to(2)},
+        "title_edgengrams": dict(edgengram),
+        "title_filter": {"type": "keyword"},
+        CODE_COLUMN: {"type": "keyword"},
+    }
+    for logical, boost in BOOSTS.items():
+        field = {"type": "text", "copy_to": copy_to(boost)}
+        if stem:
+            field.update(copy.deepcopy(STEM_SUBFIELD))
+        properties[COLUMNS[logical]] = field
+    properties["_all_text"] = {"type": "text"}
+    for boost in sorted({2, *BOOSTS.values()} - {1}):
+        properties[f"_all_text_boost_{float(boost)}".replace(".", "_")] = {"type": "text"}
+    return {"properties": properties}
+
+
+def stock_settings() -> dict:
+    """modelsearch's own index settings (what Wagtail uses without INDEX_SETTINGS)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings.base")
+    from modelsearch.backends.elasticsearchbase import ElasticsearchBaseSearchBackend
+
+    return copy.deepcopy(ElasticsearchBaseSearchBackend.settings)
+
+
+def merged_settings(overrides: dict) -> dict:
+    """Stock settings deep-merged with ours, as modelsearch's backend does."""
+    from modelsearch.utils import deep_update
+
+    return deep_update(stock_settings(), copy.deepcopy(overrides))
+
+
+# --- Engine ------------------------------------------------------------------------
+
+
+def engine_client(url: str):
+    from opensearchpy import OpenSearch
+
+    return OpenSearch(hosts=[url], timeout=60)
+
+
+def build_index(client, name: str, settings: dict, mapping: dict, docs: list[dict]) -> float:
+    """(Re)create ``name`` with the settings and mapping, bulk-load docs; seconds taken."""
+    from opensearchpy.helpers import bulk
+
+    assert name.startswith("tumen_s1_"), name
+    started = time.monotonic()
+    client.indices.delete(index=name, ignore_unavailable=True)
+    body = copy.deepcopy(settings)
+    body["settings"].setdefault("index", {}).update({"number_of_shards": 1, "number_of_replicas": 0})
+    body["mappings"] = mapping
+    client.indices.create(index=name, body=body)
+    actions = ({"_index": name, "_id": doc["pk"], "_source": doc} for doc in docs)
+    bulk(client, actions, chunk_size=1000, request_timeout=120)
+    client.indices.refresh(index=name)
+    return time.monotonic() - started
+
+
+def engine_search_fn(client, index: str, make_query):
+    def search_fn(q: str) -> list[str]:
+        body = {"query": make_query(q), "size": TOP, "_source": [CODE_COLUMN]}
+        hits = client.search(index=index, body=body)["hits"]["hits"]
+        return [hit["_source"][CODE_COLUMN] for hit in hits]
+
+    return search_fn
+
+
+def tumen_query(q: str) -> dict:
+    return engine_query(q, COLUMNS)
+
+
+def stock_query(q: str) -> dict:
+    """Wagtail's default ServicePage.objects.search(q) query on an engine backend."""
+    boosts = sorted({2, *BOOSTS.values()} - {1})
+    fields = ["_all_text"] + [f"_all_text_boost_{float(b)}".replace(".", "_") + f"^{float(b)}" for b in boosts]
+    return {"multi_match": {"query": q, "fields": fields}}
+
+
+# --- Evaluation ------------------------------------------------------------------
+
+
+def dev_queries() -> list[dict]:
+    rows = read_csv(CATALOG / "queries_dev.csv")
+    for row in rows:
+        row["expected"] = {code.strip() for code in row["expected_codes"].split("|") if code.strip()}
+    return rows
+
+
+def evaluate(search_fn, queries: list[dict] | None = None) -> dict:
+    """Recall@10 and MRR@10 of ``search_fn(q) -> [code, ...]`` per kind and overall.
+
+    Returns ``{"kinds": {kind: {"n", "recall", "mrr"}}, "overall": {...},
+    "misses": [(kind, query, top codes)], "seconds": total}``.
+    """
+    queries = queries if queries is not None else dev_queries()
+    per_kind = defaultdict(lambda: {"n": 0, "hits": 0, "rr": 0.0})
+    misses = []
+    started = time.monotonic()
+    for row in queries:
+        codes = list(search_fn(row["query"]))[:TOP]
+        rank = next((i for i, code in enumerate(codes, start=1) if code in row["expected"]), None)
+        for key in (row["kind"], "overall"):
+            per_kind[key]["n"] += 1
+            if rank:
+                per_kind[key]["hits"] += 1
+                per_kind[key]["rr"] += 1 / rank
+        if not rank:
+            misses.append((row["kind"], row["query"], codes[:3]))
+    seconds = time.monotonic() - started
+
+    def figures(counts):
+        n = counts["n"]
+        return {"n": n, "recall": counts["hits"] / n if n else 0.0, "mrr": counts["rr"] / n if n else 0.0}
+
+    kinds = {kind: figures(per_kind[kind]) for kind in sorted(per_kind, key=_kind_order) if kind != "overall"}
+    return {"kinds": kinds, "overall": figures(per_kind["overall"]), "misses": misses, "seconds": seconds}
+
+
+def _kind_order(kind: str):
+    return (KINDS.index(kind) if kind in KINDS else len(KINDS), kind)
+
+
+def print_table(results: dict[str, dict]) -> None:
+    """Kinds down, configurations across: recall@10 / MRR@10."""
+    names = list(results)
+    kinds = []
+    for result in results.values():
+        kinds += [kind for kind in result["kinds"] if kind not in kinds]
+    kinds.sort(key=_kind_order)
+    width = max(18, *(len(name) + 2 for name in names))
+    header = f"{'kind':<10}{'n':>4}  " + "".join(f"{name:>{width}}" for name in names)
+    print(header)
+    print(f"{'':<16}" + "".join(f"{'recall@10  MRR':>{width}}" for _ in names))
+    print("-" * len(header))
+    for kind in [*kinds, "overall"]:
+        cells, n = [], 0
+        for name in names:
+            figures = results[name]["overall"] if kind == "overall" else results[name]["kinds"].get(kind)
+            if figures:
+                n = figures["n"]
+                cells.append(f"{figures['recall']:>{width - 7}.2f}  {figures['mrr']:.2f}")
+            else:
+                cells.append(f"{'-':>{width}}")
+        if kind == "overall":
+            print("-" * len(header))
+        print(f"{kind:<10}{n:>4}  " + "".join(cells))
+    print(f"{'ms/query':<16}" + "".join(
+        f"{1000 * r['seconds'] / max(1, r['overall']['n']):>{width}.0f}" for r in results.values()
+    ))  # fmt: skip
+
+
+def print_misses(results: dict[str, dict]) -> None:
+    for name, result in results.items():
+        print(f"\nmisses of {name} ({len(result['misses'])}):")
+        for kind, query, top in result["misses"]:
+            print(f"  [{kind}] {query!r} -> top: {', '.join(top) or 'nothing'}")
+
+
+# --- Generated queries: more of each kind than the 46 dev queries ----------------------
+# The dev queries are a small sample and every configuration worth keeping gets
+# them all right, so choices are also measured on queries generated from the
+# catalog with a fixed seed, imitating how the dev queries of each kind differ
+# from the titles. They are not the judge's queries, and not tuned to pass.
+
+_WORD = re.compile(r"[А-Яа-яЁёӨөҮү]+(?:-[А-Яа-яЁёӨөҮү]+)*|[A-Za-z]+")
+_BACK = set("аоуяёыю")
+_INFORMAL = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "j", "з": "z",
+    "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+    "с": "s", "т": "t", "у": "u", "ү": "u", "ф": "f", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "sh", "ъ": "i", "э": "e", "ю": "yu", "я": "ya",
+}  # fmt: skip
+_CYRILLIC_LETTERS = "абвгдежзийклмнопрстуфхцчшыэюяөү"
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _tail(rng, words: list[str]) -> list[str]:
+    """The whole title, or (like many dev queries) without its first word."""
+    return words[1:] if len(words) > 3 and rng.random() < 0.5 else words
+
+
+def _confuse(rng, text: str) -> str:
+    swap = {"ө": "о", "ү": "у"}
+    return "".join(swap[c] if c in swap and rng.random() < 0.85 else c for c in text)
+
+
+def _informal_latin(rng, text: str) -> str:
+    """One person's informal Latin: ө as u or o, х as h or kh, ы as i or y, ь as i or nothing."""
+    style = {
+        "ө": rng.choice(["u", "u", "o"]), "х": rng.choice(["h", "h", "kh", "x"]),
+        "ы": rng.choice(["i", "i", "y"]), "ь": rng.choice(["i", "i", ""]),
+    }  # fmt: skip
+    latin = "".join(style.get(c, _INFORMAL.get(c, c)) for c in text)
+    if rng.random() < 0.25:  # some type long vowels short: "shiljuleh", "gerchilgenii"
+        latin = re.sub(r"([aeiou])\1", r"\1", latin)
+    return latin
+
+
+def _typo(rng, words: list[str]) -> list[str]:
+    """One slip inside one longer word: a letter dropped, doubled, swapped or replaced."""
+    candidates = [i for i, w in enumerate(words) if len(w) >= 5]
+    if not candidates:
+        return words
+    i = rng.choice(candidates)
+    # Mostly inside the word; the first letter is wrong less often.
+    w, at = words[i], (0 if rng.random() < 0.15 else rng.randrange(1, len(words[i]) - 1))
+    op = rng.choice(["drop", "swap", "replace", "insert"])
+    if op == "drop":
+        w = w[:at] + w[at + 1 :]
+    elif op == "swap":
+        w = w[:at] + w[at + 1] + w[at] + w[at + 2 :]
+    elif op == "replace":
+        w = w[:at] + rng.choice(_CYRILLIC_LETTERS) + w[at + 1 :]
+    else:
+        w = w[:at] + rng.choice(_CYRILLIC_LETTERS) + w[at:]
+    return words[:i] + [w] + words[i + 1 :]
+
+
+def _inflect(rng, word: str, vocabulary: set[str]) -> str:
+    """Another case form of a noun: the bare noun for a genitive, or a case suffix added."""
+    for suffix in ("ийн", "ын", "ний", "ны"):
+        if word.endswith(suffix) and word[: -len(suffix)] in vocabulary:
+            return word[: -len(suffix)]
+    back = any(c in _BACK for c in word)
+    ends_vowel = word[-1] in "аэоөуүиеяюё"
+    suffix = rng.choice(
+        [("ны" if back else "ний") if ends_vowel else ("ын" if back else "ийн"),
+         "г" if ends_vowel else ("ыг" if back else "ийг"),
+         "д",
+         ("аас" if back else "ээс")]
+    )  # fmt: skip
+    return word + suffix
+
+
+_VERB_FORMS = [("олгох", "олгуулах"), ("сунгах", "сунгуулах"), ("өөрчлөх", "өөрчлүүлэх"),
+               ("бүртгүүлэх", "бүртгэх"), ("хасуулах", "хасах"), ("шилжүүлэх", "шилжих"),
+               ("тогтоолгох", "тогтоох"), ("авах", "авч"), ("гаргах", "гаргуулах"),
+               ("захиалах", "захиалга"), ("хүсэх", "хүсэлт")]  # fmt: skip
+
+
+def _morph(rng, words: list[str], vocabulary: set[str]) -> list[str]:
+    """Other inflections: a noun in another case, or another form of the verb."""
+    words = list(words)
+    verbs = [i for i, w in enumerate(words) for base, _ in _VERB_FORMS if w == base]
+    if verbs and rng.random() < 0.4:
+        i = verbs[0]
+        words[i] = dict(_VERB_FORMS)[words[i]]
+        return words
+    not_nouns = {"нөхөн", "дахин", "хүчингүй", "тусгай"}
+    nouns = [i for i, w in enumerate(words) if len(w) >= 4 and not w.endswith(("х", "лт")) and w not in not_nouns]
+    if nouns:
+        i = rng.choice(nouns)
+        words[i] = _inflect(rng, words[i], vocabulary)
+    return words
+
+
+def generated_queries(per_kind: int = 100, seed: int = 2012) -> list[dict]:
+    """Queries of every dev kind made from the catalog (see the comment above)."""
+    import random
+
+    rng = random.Random(seed)
+    services = read_csv(CATALOG / "services.csv")
+    soums = {row["code"]: row["name_mn"] for row in read_csv(PLACES / "soums.csv")}
+    national = [row for row in services if not row["soum_code"]]
+    local = [row for row in services if row["soum_code"]]
+    by_title = defaultdict(set)
+    for row in national:
+        by_title[row["title_mn"]].add(row["code"])
+    by_type_and_soum = defaultdict(set)
+    for row in local:
+        by_type_and_soum[(row["title_mn"].split(" — ")[0], soums[row["soum_code"]])].add(row["code"])
+    vocabulary = {word for row in services for word in _words(row["title_mn"] + " " + row["keywords_mn"])}
+    english = [row for row in national if row["title_en"]]
+    by_english = defaultdict(set)
+    for row in english:
+        by_english[row["title_en"].lower()].add(row["code"])
+
+    queries = []
+    for kind in KINDS:
+        for _ in range(per_kind):
+            if kind == "place":
+                row = rng.choice(local)
+                service, soum = row["title_mn"].split(" — ")[0], soums[row["soum_code"]]
+                words = _words(service)
+                start = rng.randrange(0, max(1, len(words) - 2))
+                part = words[start : start + rng.choice([2, 3])]
+                name = soum.replace("-", rng.choice(["-", "-", ""])) if "-" in soum else soum
+                text = " ".join([name, *part] if rng.random() < 0.7 else [*part, name])
+                queries.append({"query": text, "kind": kind, "expected": by_type_and_soum[(service, soum)]})
+                continue
+            if kind == "english":
+                row = rng.choice(english)
+                words = [w for w in _words(row["title_en"]) if w not in ("a", "an", "the") or rng.random() < 0.5]
+                queries.append(
+                    {"query": " ".join(words), "kind": kind, "expected": by_english[row["title_en"].lower()]}
+                )
+                continue
+            row = rng.choice(national)
+            words = _tail(rng, _words(row["title_mn"]))
+            if kind == "typo":
+                words = _typo(rng, words)
+            elif kind == "morph":
+                words = _morph(rng, words, vocabulary)
+            text = " ".join(words)
+            if kind == "confused":
+                text = _confuse(rng, text)
+            elif kind == "latin":
+                text = _informal_latin(rng, text)
+            queries.append({"query": text, "kind": kind, "expected": by_title[row["title_mn"]]})
+    return queries
+
+
+# --- Embedded (pure-Python) index -------------------------------------------------
+
+
+def embedded_search_fn():
+    """search_fn over search.embedded on a throw-away SQLite copy of the catalog, or a note why not."""
+    if importlib.util.find_spec("search.embedded") is None:
+        return None, "search.embedded does not exist yet: embedded ranking skipped"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "cms.settings.base"
+    os.environ["TUMEN_VAR_DIR"] = tempfile.mkdtemp(prefix="tumen-relevance-")
+    for name in ("DATABASE_URL", "SEARCH_URL"):  # SQLite + database backend: touch nothing shared
+        os.environ.pop(name, None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from search import embedded
+
+    if not hasattr(embedded, "search_ids"):
+        return None, "search.embedded has no search_ids(q, filters, limit) yet: embedded ranking skipped"
+    from service_pages.bulk import import_service_rows
+    from service_pages.files import SERVICE_COLUMNS, read_table
+    from service_pages.models import ServicePage
+
+    started = time.monotonic()
+    with open(os.devnull, "w") as devnull:
+        call_command("migrate", verbosity=0, stdout=devnull)
+        call_command("import_agencies", str(CATALOG / "agencies.csv"), stdout=devnull)
+    report = import_service_rows(read_table(CATALOG / "services.csv", SERVICE_COLUMNS))
+    from search.models import SearchTerm
+
+    if not SearchTerm.objects.exists():  # the import did not feed the embedded index
+        embedded.rebuild()
+    codes = dict(ServicePage.objects.values_list("pk", "code"))
+    note = f"embedded: {report.created} services imported into SQLite in {time.monotonic() - started:.0f}s"
+
+    def search_fn(q: str) -> list[str]:
+        return [codes[page_id] for page_id, _score in embedded.search_ids(q, {}, TOP) if page_id in codes]
+
+    return search_fn, note
+
+
+# --- Experiments: the analysis choices search.mongolian did not make ------------------
+
+
+def _variant_settings(*, rules=None, collapse_everywhere=False, stem_filters=None) -> dict:
+    """index_settings() with one of its choices changed."""
+    settings = index_settings()
+    analysis = settings["settings"]["analysis"]
+    if rules is not None:
+        analysis["char_filter"]["mn_skeleton"]["mappings"] = mongolian._mapping_lines(rules)
+        skeletonize = mongolian.Skeletonizer(rules)
+        stop = {skeletonize(word) for word in mongolian._STOPWORDS_CYRILLIC if word not in mongolian._KEPT_OUT}
+        analysis["filter"]["mn_stop"]["stopwords"] = sorted(stop - {""})
+    if collapse_everywhere:  # also in the full-word analyzers, as a char filter before the tokenizer
+        analysis["char_filter"]["mn_collapse"] = dict(analysis["filter"]["mn_collapse"])
+        for analyzer in analysis["analyzer"].values():
+            analyzer["char_filter"] = [*analyzer["char_filter"], "mn_collapse"]
+        skeletonize = mongolian.Skeletonizer(mongolian._RULES, collapse=True)
+        stop = {skeletonize(word) for word in mongolian._STOPWORDS_CYRILLIC if word not in mongolian._KEPT_OUT}
+        analysis["filter"]["mn_stop"]["stopwords"] = sorted(stop - {""})
+    if stem_filters is not None:
+        for number, definition in enumerate(stem_filters):
+            analysis["filter"][f"mn_stem_x{number}"] = definition
+        stem = analysis["analyzer"]["mn_stem"]
+        stem["filter"] = [*stem["filter"][: stem["filter"].index("mn_stop") + 1],
+                          *(f"mn_stem_x{number}" for number in range(len(stem_filters)))]  # fmt: skip
+    return settings
+
+
+def two_vowel_class_rules() -> dict[str, str]:
+    cyrillic = dict(mongolian._CYRILLIC, **{"о": "o", "ө": "o", "у": "u", "ү": "u", "ю": "yu", "ў": "u"})
+    latin = dict(mongolian._LATIN, **{"o": "o", "u": "u", "ö": "o", "ü": "u", "yu": "yu", "yü": "yu"})
+    return mongolian.build_rules(cyrillic, latin)
+
+
+# Case suffixes on the skeleton (one vowel class, collapsed vowels): genitive
+# -ийн/-ын/-ний/-ны, accusative -ыг/-ийг/-г, ablative -аас/-ээс/-оос, instrumental
+# -аар/-ээр/-оор, comitative -тай/-тэй/-той, dative -д/-т, plural -ууд/-нууд, directive -руу.
+SUFFIX_PATTERN = r"^(.{3,}?)(nud|in|ni|ig|g|as|es|us|ar|er|ur|tai|tei|tui|ud|ru|d|t)$"
+_COLLAPSE = {"type": "pattern_replace", "pattern": mongolian.COLLAPSE_PATTERN, "replacement": "$1"}
+
+
+def _truncate(length: int) -> dict:
+    return {"type": "truncate", "length": length}
+
+
+def experiments() -> dict[str, dict]:
+    """Name → index settings of each variant search.mongolian did not choose."""
+    consonants = {"type": "pattern_replace", "pattern": "(?<=.)[aeiou]", "replacement": ""}
+    return {
+        "two vowel classes": _variant_settings(rules=two_vowel_class_rules()),
+        "collapse everywhere": _variant_settings(collapse_everywhere=True),
+        "stem: no collapse": _variant_settings(stem_filters=[_truncate(mongolian.STEM_LENGTH)]),
+        "stem: 4 letters": _variant_settings(stem_filters=[_COLLAPSE, _truncate(4)]),
+        "stem: 6 letters": _variant_settings(stem_filters=[_COLLAPSE, _truncate(6)]),
+        "stem: 7 letters": _variant_settings(stem_filters=[_COLLAPSE, _truncate(7)]),
+        "stem: suffixes": _variant_settings(
+            stem_filters=[_COLLAPSE, {"type": "pattern_replace", "pattern": SUFFIX_PATTERN, "replacement": "$1"}]
+        ),
+        "stem: 3 consonants": _variant_settings(stem_filters=[consonants, _truncate(3)]),
+        "stem: 4 consonants": _variant_settings(stem_filters=[consonants, _truncate(4)]),
+    }
+
+
+# --- Word-level measurements behind search.mongolian's choices (--words) ------------
+# Ranking on this catalog hardly tells analysis variants apart (see --experiments),
+# so the choices of search.mongolian rest on these counts. The dictionary parts
+# need Debian's hunspell-mn (and hunspell for lemmas): apt-get install hunspell hunspell-mn.
+
+HUNSPELL_DIC = Path("/usr/share/hunspell/mn_MN.dic")
+_MN_WORD = re.compile(r"[а-яёөү]+")
+
+
+def _catalog_words(fields=("title_mn", "summary_mn", "description_mn", "keywords_mn", "required_documents")):
+    words = set()
+    for row in read_csv(CATALOG / "services.csv"):
+        for name in fields:
+            words.update(_MN_WORD.findall(row[name].lower()))
+    return words
+
+
+def _latin_styles():
+    """Cyrillic → Latin per column of ../shared/data/text/mongolian_cyrillic_latin_mappings.csv."""
+    rows = read_csv(ROOT.parent / "shared" / "data" / "text" / "mongolian_cyrillic_latin_mappings.csv")
+    columns = {"MNS 5217": "mns_5217_2012_cldr", "NSO ASCII": "nso_english_tables_ascii_per_mongolmaps",
+               "informal": "informal_texting_per_LeoRauschenberger_MongolianRoman"}  # fmt: skip
+    return {name: {row["cyrillic_lower"]: row[col].split(" (")[0] for row in rows} for name, col in columns.items()}
+
+
+def _dictionary_words() -> set[str]:
+    words = set()
+    with open(HUNSPELL_DIC, encoding="utf-8") as handle:
+        for line in handle:
+            word = line.split("/")[0].strip()
+            if word and not word.startswith("#") and re.fullmatch(r"[а-яёөү-]+", word):
+                words.add(word)
+    return words
+
+
+def _sharing(words, skeletonize) -> float:
+    groups = defaultdict(int)
+    for word in words:
+        groups[skeletonize(word)] += 1
+    return sum(count for count in groups.values() if count > 1) / len(words)
+
+
+def _lemma_families(words: set[str]) -> dict[str, str]:
+    """word → hunspell lemma, for catalog words and the case forms of them hunspell accepts."""
+    import subprocess
+
+    back = set("аоуяёыю")
+    candidates = set(words)
+    for word in words:
+        is_back = any(c in back for c in word) and not any(c in "эөүе" for c in word)
+        suffixes = ["ын", "ыг", "аас", "аар", "тай", "д", "т", "ууд"] if is_back else [
+            "ийн", "ийг", "ээс", "ээр", "тэй", "д", "т", "үүд", "өөс", "өөр", "той"]  # fmt: skip
+        if word[-1] in "аэоөуүиеяюёй":
+            suffixes += ["ны", "ний", "г", "гийн", "гаас", "гээс", "н", "нд"]
+        bases = {word}
+        fleeting = re.match(r"^(.*[^аэоөуүиеяюёы])([аэоөуүиы])([^аэоөуүиеяюёыйь])$", word)
+        if fleeting:  # тэтгэвэр → тэтгэвр-ийн
+            bases.add(fleeting.group(1) + fleeting.group(3))
+        candidates |= {base + suffix for base in bases for suffix in suffixes}
+    output = subprocess.run(["hunspell", "-d", "mn_MN", "-s"], input="\n".join(sorted(candidates)),
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    lemmas = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            lemmas.setdefault(parts[0], parts[1])
+    return lemmas
+
+
+def word_measurements() -> None:
+    import itertools
+    import shutil
+
+    skeleton = mongolian.skeleton
+    variants = {
+        "one vowel class": mongolian.Skeletonizer(mongolian._RULES),
+        "two vowel classes": mongolian.Skeletonizer(two_vowel_class_rules()),
+        "no vowel merging": mongolian.Skeletonizer(mongolian.build_rules(
+            dict(mongolian._CYRILLIC, **{"о": "o", "ө": "q", "у": "u", "ү": "w", "ю": "yu"}),
+            dict(mongolian._LATIN, **{"o": "o", "u": "u", "ö": "q", "ü": "w", "yu": "yu", "yü": "yw"}))),
+    }  # fmt: skip
+    title_words = _catalog_words(("title_mn",))
+    catalog_words = _catalog_words()
+    styles = _latin_styles()
+    print(f"== Latin spellings of the catalog's {len(title_words)} distinct title words: same skeleton as Cyrillic ==")
+    for name, skeletonize in variants.items():
+        cells = []
+        for style, table in styles.items():
+            same = sum(skeletonize("".join(table.get(c, c) for c in w)) == skeletonize(w) for w in title_words)
+            cells.append(f"{style} {same / len(title_words):.2f}")
+        print(f"  {name:<20} " + "   ".join(cells))
+    dropped = mongolian.Skeletonizer(mongolian.build_rules(dict(mongolian._CYRILLIC, **{"ь": "", "ъ": ""}), None))
+    informal = styles["informal"]
+    same = sum(dropped("".join(informal.get(c, c) for c in w)) == dropped(w) for w in catalog_words)
+    print(f"  ь/ъ dropped instead of 'i': informal Latin agrees for {same}/{len(catalog_words)} catalog words")
+
+    print("\n== words sharing their skeleton with another word ==")
+    print(f"  catalog ({len(catalog_words)} words): " + ", ".join(
+        f"{name} {_sharing(catalog_words, sk):.2%}" for name, sk in variants.items()))  # fmt: skip
+    if HUNSPELL_DIC.exists():
+        words = _dictionary_words()
+        collapsed = mongolian.Skeletonizer(mongolian._RULES, collapse=True)
+        print(f"  hunspell mn_MN ({len(words)} forms): " + ", ".join(
+            f"{name} {_sharing(words, sk):.2%}" for name, sk in variants.items())
+            + f", one class + vowel runs collapsed {_sharing(words, collapsed):.2%}")  # fmt: skip
+        skeletons = defaultdict(set)
+        for word in words:
+            skeletons[skeleton(word)].add(word)
+        clashes = {w: sorted(skeletons[skeleton(w)] - set(mongolian._STOPWORDS_CYRILLIC))
+                   for w in mongolian._STOPWORDS_CYRILLIC}  # fmt: skip
+        print("  stop words whose skeleton is a dictionary word: " + "; ".join(
+            f"{w}{' (kept out)' if w in mongolian._KEPT_OUT else ''} = {'/'.join(c)}"
+            for w, c in sorted(clashes.items()) if c))  # fmt: skip
+    else:
+        print(f"  ({HUNSPELL_DIC} missing: apt-get install hunspell-mn for the dictionary counts)")
+
+    if not shutil.which("hunspell"):
+        print("\n(hunspell missing: apt-get install hunspell for the stemmer comparison)")
+        return
+    lemmas = _lemma_families(catalog_words)
+    families = defaultdict(set)
+    for word, lemma in lemmas.items():
+        families[lemma].add(word)
+    pairs = [pair for forms in families.values() for pair in itertools.combinations(sorted(forms), 2)]
+    skeletons = {word: skeleton(word) for word in lemmas}
+    suffixes = re.compile(SUFFIX_PATTERN)
+    stemmers = {
+        "cut to 4": lambda t: t[:4], "cut to 5": lambda t: t[:5], "cut to 6": lambda t: t[:6],
+        "collapse, cut to 5 (shipped)": mongolian.stem,
+        "collapse, cut to 6": lambda t: mongolian.collapse_vowels(t)[:6],
+        "collapse, strip case suffixes": lambda t: suffixes.sub(r"\1", mongolian.collapse_vowels(t)),
+        "4 consonants": lambda t: (t[0] + re.sub("[aeiou]", "", t[1:]))[:4],
+    }  # fmt: skip
+    print(f"\n== stemmers on {len(lemmas)} forms in {len(families)} hunspell lemmas ==")
+    print("  same-lemma pairs given one stem / lemmas whose stem another lemma shares / informal short-vowel Latin")
+    short = {w: re.sub(r"([aeiou])\1", r"\1", "".join(informal.get(c, c) for c in w)) for w in lemmas}
+    for name, stem in stemmers.items():
+        stems = {word: stem(sk) for word, sk in skeletons.items()}
+        together = sum(stems[a] == stems[b] for a, b in pairs) / len(pairs)
+        owners = defaultdict(set)
+        for word, lemma in lemmas.items():
+            owners[stems[word]].add(lemma)
+        merged = sum(len(owner) for owner in owners.values() if len(owner) > 1) / len(families)
+        latin = sum(stem(skeleton(short[w])) == stems[w] for w in lemmas) / len(lemmas)
+        print(f"  {name:<30} {together:.2f}   {merged:.2f}   {latin:.2f}")
+
+
+# --- Main -------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("SEARCH_URL") or "http://127.0.0.1:9200")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch indexes")
+    parser.add_argument("--misses", action="store_true", help="list the queries each configuration missed")
+    parser.add_argument("--experiments", action="store_true", help="also measure the rejected analysis variants")
+    parser.add_argument(
+        "--generated",
+        type=int,
+        default=100,
+        metavar="N",
+        help="also evaluate N generated queries per kind (0: none; default 100)",
+    )
+    parser.add_argument(
+        "--words", action="store_true", help="only the word-level measurements behind search.mongolian (no engine)"
+    )
+    parser.add_argument("--no-embedded", action="store_true", help="skip the embedded (pure-Python) ranking")
+    args = parser.parse_args()
+    if args.words:
+        word_measurements()
+        return
+
+    client = engine_client(args.url)
+    version = client.info()["version"]
+    docs = catalog_documents()
+    queries = dev_queries()
+    print(f"engine: {version.get('distribution', 'elasticsearch')} {version['number']} at {args.url}")
+    print(f"catalog: {len(docs)} services; dev queries: {len(queries)}")
+
+    generated = generated_queries(args.generated) if args.generated else []
+    created = []
+    configs = {}
+    seconds = build_index(client, INDEX, merged_settings(index_settings()), catalog_mapping(stem=True), docs)
+    created.append(INDEX)
+    print(f"built {INDEX} (Tumen analysis) in {seconds:.1f}s")
+    configs["tumen (engine)"] = engine_search_fn(client, INDEX, tumen_query)
+    seconds = build_index(client, STOCK_INDEX, stock_settings(), catalog_mapping(stem=False), docs)
+    created.append(STOCK_INDEX)
+    print(f"built {STOCK_INDEX} (stock Wagtail analysis) in {seconds:.1f}s")
+    configs["stock Wagtail"] = engine_search_fn(client, STOCK_INDEX, stock_query)
+    dev, gen = {}, {}
+    try:
+        if args.experiments:
+            for number, (name, settings) in enumerate(experiments().items()):
+                index = f"{INDEX}_x{number}"
+                build_index(client, index, merged_settings(settings), catalog_mapping(stem=True), docs)
+                created.append(index)
+                configs[name] = engine_search_fn(client, index, tumen_query)
+        if args.no_embedded:
+            print("embedded: skipped (--no-embedded)")
+        else:
+            search_fn, note = embedded_search_fn()
+            print(note)
+            if search_fn:
+                configs["embedded"] = search_fn
+        for name, search_fn in configs.items():
+            dev[name] = evaluate(search_fn, queries)
+            if generated:
+                gen[name] = evaluate(search_fn, generated)
+    finally:
+        if not args.keep:
+            for index in created:
+                client.indices.delete(index=index, ignore_unavailable=True)
+
+    print(f"\n== dev queries (../shared/catalog/queries_dev.csv, {len(queries)}) ==")
+    print_table(dev)
+    if gen:
+        print(f"\n== generated queries ({args.generated} per kind, seeded; see generated_queries()) ==")
+        print_table(gen)
+    if args.misses:
+        print("\n== misses on the dev queries ==")
+        print_misses(dev)
+        if gen:
+            print("\n== misses on the generated queries ==")
+            print_misses(gen)
+    target = 0.90
+    for label, results in (("dev", dev), ("generated", gen)):
+        if results:
+            low = [kind for kind, f in results["tumen (engine)"]["kinds"].items() if f["recall"] < target]
+            verdict = "met" if not low else "NOT met for " + ", ".join(low)
+            print(f"target recall@10 >= {target:.2f} on every kind, tumen engine, {label} queries: {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Editors' search rules: synonym groups and best bets (GOV.UK search does the same).
+
+Both are Wagtail snippets, edited in the admin, and apply to the engine and the
+embedded index alike (see ``search.service``). Matching is on the Mongolian
+skeleton (``search.mongolian.skeleton``), so "ДАН", "дан" and "dan" are one term.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.admin.panels import FieldPanel, InlinePanel
+from wagtail.models import Orderable
+from wagtail.snippets.models import register_snippet
+
+from search.mongolian import skeleton
+
+
+class Synonym(models.Model):
+    """Terms that mean the same to citizens, e.g. "ДАН, нэвтрэх" or "паспорт, гадаад паспорт"."""
+
+    terms = models.CharField(
+        _("terms"), max_length=500, help_text=_("Words or phrases that mean the same, separated by commas.")
+    )
+
+    panels = [FieldPanel("terms")]
+
+    class Meta:
+        app_label = "tumen_search"
+        verbose_name = _("synonym group")
+        verbose_name_plural = _("synonym groups")
+
+    def __str__(self):
+        return self.terms
+
+    def term_list(self) -> list[str]:
+        return [term.strip() for term in self.terms.split(",") if term.strip()]
+
+    @classmethod
+    def alternatives(cls, q: str) -> list[str]:
+        """``q`` with each synonym found in it replaced by the other terms of its group."""
+        query = f" {skeleton(q)} "
+        alternatives = []
+        for group in cls.objects.all():
+            terms = [(term, skeleton(term)) for term in group.term_list()]
+            for _term, key in terms:
+                if key and f" {key} " in query:
+                    for _other, other_key in terms:
+                        if other_key != key:
+                            alternatives.append(query.replace(f" {key} ", f" {other_key} ").strip())
+        return list(dict.fromkeys(alternatives))
+
+
+class BestBet(ClusterableModel):
+    """Services pinned on top of the results for a query."""
+
+    query = models.CharField(_("query"), max_length=200, help_text=_("The search text citizens type."))
+    query_key = models.CharField(max_length=200, editable=False, db_index=True)
+
+    panels = [FieldPanel("query"), InlinePanel("services", label=_("services"), min_num=1)]
+
+    class Meta:
+        app_label = "tumen_search"
+        verbose_name = _("best bet")
+        verbose_name_plural = _("best bets")
+
+    def __str__(self):
+        return self.query
+
+    def save(self, *args, **kwargs):
+        self.query_key = skeleton(self.query)
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def pages_for(cls, q: str):
+        """The live service pages pinned for ``q``, in the editors' order."""
+        from service_pages.models import ServicePage
+
+        key = skeleton(q)
+        if not key:
+            return []
+        ids = list(
+            BestBetService.objects.filter(best_bet__query_key=key).order_by("best_bet_id", "sort_order")
+            .values_list("service_id", flat=True)
+        )  # fmt: skip
+        pages = ServicePage.objects.live().in_bulk(ids)
+        return [pages[page_id] for page_id in dict.fromkeys(ids) if page_id in pages]
+
+
+class BestBetService(Orderable):
+    best_bet = ParentalKey(BestBet, related_name="services", on_delete=models.CASCADE)
+    service = models.ForeignKey("service_pages.ServicePage", verbose_name=_("service"), on_delete=models.CASCADE)
+
+    panels = [FieldPanel("service")]
+
+    class Meta(Orderable.Meta):
+        app_label = "tumen_search"
+
+
+register_snippet(Synonym)
+register_snippet(BestBet)

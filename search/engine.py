@@ -1,0 +1,161 @@
+"""The search-engine path: our own query on Wagtail's OpenSearch/Elasticsearch index.
+
+Wagtail's backend owns the index (mapping, Mongolian analysis from
+``search.analysis``, incremental updates on publish, ``update_index``). Its
+query API cannot return facet counts for every value, highlights or scores we
+control, so we send the request body ourselves through the backend's client,
+using the index column names Wagtail's mapping gives our fields.
+"""
+
+from functools import lru_cache
+
+from wagtail.search import index as search_index
+from wagtail.search.backends import get_search_backend
+
+from search import service
+from search.query import autocomplete_query, engine_query
+from service_pages.models import Agency, Aimag, Category, ServicePage, Soum
+
+FACET_SIZE = 1000  # every agency, aimag and soum: no top-10 cap
+LOGICAL_FIELDS = {
+    "title": "search_title",
+    "title_en": "title_en",
+    "keywords": "keywords",
+    "place": "search_place",
+    "agency": "search_agency",
+    "summary": "summary",
+    "description": "description",
+}
+FILTER_FIELDS = ("agency", "category", "aimag", "soum", "channel_online", "channel_operator",
+                 "channel_in_person", "stages", "live")  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def columns() -> tuple[dict, dict]:
+    """(text columns by logical name, filter columns by field name) of ServicePage in the index."""
+    mapping = get_search_backend().mapping_class(ServicePage)
+    text, filters = {}, {}
+    for field in ServicePage.get_search_fields():
+        if isinstance(field, search_index.FilterField) and field.field_name in FILTER_FIELDS:
+            filters[field.field_name] = mapping.get_field_column_name(field)
+        elif isinstance(field, search_index.AutocompleteField) and field.field_name == "title":
+            text["title_autocomplete"] = mapping.get_field_column_name(field)
+        elif type(field) is search_index.SearchField:
+            for logical, name in LOGICAL_FIELDS.items():
+                if field.field_name == name:
+                    text[logical] = mapping.get_field_column_name(field)
+    return text, filters
+
+
+def _client_and_index():
+    backend = get_search_backend()
+    return backend.es, backend.get_index_for_model(ServicePage).name
+
+
+def _filter_clauses(query: service.Query) -> list[dict]:
+    _text, cols = columns()
+    clauses = [
+        {"term": {"_django_content_type": ServicePage._meta.app_label + "." + ServicePage.__name__}},
+        {"term": {cols["live"]: True}},
+    ]
+    lookups = {"agency": (Agency, "code"), "category": (Category, "slug"), "aimag": (Aimag, "code"),
+               "soum": (Soum, "code")}  # fmt: skip
+    for name, (model, key) in lookups.items():
+        value = getattr(query, name)
+        if value:
+            clauses.append({"term": {cols[name]: model.objects.get(**{key: value}).pk}})
+    if query.channel:
+        clauses.append({"term": {cols[service.CHANNELS[query.channel][0]]: True}})
+    if query.stages == "single":
+        clauses.append({"term": {cols["stages"]: 1}})
+    elif query.stages == "multi":
+        clauses.append({"range": {cols["stages"]: {"gt": 1}}})
+    return clauses
+
+
+def _aggregations() -> dict:
+    _text, cols = columns()
+    aggs = {name: {"terms": {"field": cols[name], "size": FACET_SIZE}} for name in ("agency", "category", "aimag", "soum")}
+    for channel, (attribute, _label) in service.CHANNELS.items():
+        aggs[f"channel_{channel}"] = {"filter": {"term": {cols[attribute]: True}}}
+    aggs["stages_single"] = {"filter": {"term": {cols["stages"]: 1}}}
+    aggs["stages_multi"] = {"filter": {"range": {cols["stages"]: {"gt": 1}}}}
+    return aggs
+
+
+def _query_clause(q: str) -> dict:
+    text, _cols = columns()
+    if not q:
+        return {"match_all": {}}
+    alternatives = service.synonym_alternatives(q)
+    if not alternatives:
+        return engine_query(q, text)
+    should = [engine_query(q, text)]
+    should += [{"bool": {"must": [engine_query(alt, text)], "boost": 0.8}} for alt in alternatives]
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def search(query: service.Query) -> service.Results:
+    client, index_name = _client_and_index()
+    text, _cols = columns()
+    body = {
+        "query": {"bool": {"must": [_query_clause(query.q)], "filter": _filter_clauses(query)}},
+        "aggs": _aggregations(),
+        "from": (query.page - 1) * query.page_size,
+        "size": query.page_size,
+        "track_total_hits": True,
+        "_source": False,
+        "stored_fields": ["pk"],
+    }
+    if not query.q:
+        body["sort"] = [{"_doc": "asc"}]
+    try:
+        response = client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
+    except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
+        raise service.EngineUnavailable(f"{error.__class__.__name__}: {error}") from error
+    hits = response["hits"]["hits"]
+    ids = [int(hit["fields"]["pk"][0]) for hit in hits]
+    pages = ServicePage.objects.live().select_related("agency", "category", "aimag", "soum").in_bulk(ids)
+    results = service.Results(query=query, count=response["hits"]["total"]["value"], source="engine")
+    results.hits = [
+        service.Hit(page=pages[page_id], score=round(hit["_score"] or 0.0, 3),
+                    snippet=service.highlight(pages[page_id].summary, query.q))  # fmt: skip
+        for page_id, hit in zip(ids, hits, strict=False)
+        if page_id in pages
+    ]
+    results.facets = _facets(response["aggregations"], query)
+    return results
+
+
+def _facets(aggregations: dict, query: service.Query) -> dict:
+    from collections import Counter
+
+    counters = {name: Counter() for name in service.FACET_NAMES}
+    for name in ("agency", "category", "aimag", "soum"):
+        for bucket in aggregations[name]["buckets"]:
+            counters[name][int(bucket["key"])] = bucket["doc_count"]
+    for channel in service.CHANNELS:
+        counters["channel"][channel] = aggregations[f"channel_{channel}"]["doc_count"]
+    for stages in ("single", "multi"):
+        counters["stages"][stages] = aggregations[f"stages_{stages}"]["doc_count"]
+    for name in ("channel", "stages"):
+        counters[name] = Counter({key: count for key, count in counters[name].items() if count})
+    return service.facet_values(counters, query)
+
+
+def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
+    client, index_name = _client_and_index()
+    text, _cols = columns()
+    body = {
+        "query": {"bool": {"must": [autocomplete_query(prefix, text)], "filter": _filter_clauses(service.Query())}},
+        "size": limit,
+        "_source": False,
+        "stored_fields": ["pk"],
+    }
+    try:
+        response = client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
+    except Exception as error:
+        raise service.EngineUnavailable(str(error)) from error
+    ids = [int(hit["fields"]["pk"][0]) for hit in response["hits"]["hits"]]
+    pages = ServicePage.objects.live().in_bulk(ids)
+    return [pages[page_id] for page_id in ids if page_id in pages]

@@ -1,0 +1,67 @@
+"""Tables of the embedded search index (``search.embedded``).
+
+Stock Wagtail's database backend needs 11–15 s per query on SQLite with the
+national catalog, and the same index must serve PostgreSQL when the search
+engine is down, so this is a plain inverted index: ordinary tables and B-tree
+indexes, the same on both databases.
+
+- ``SearchTerm``: one row per (live service page, term). ``term`` is a
+  Mongolian skeleton token (``search.mongolian``); ``weight`` already combines
+  the fields the term occurs in (title 4, place 3, ...) and a light field-length
+  normalisation, so scoring is one ``SUM`` per page with no joins. Stems are not
+  stored: stem and typo matches are expanded at query time from the in-memory
+  vocabulary into plain terms, which keeps the table half the size.
+- ``SearchWord``: one readable, original-script form per term, for "did you mean".
+- ``SearchIndexState``: a random token rewritten on every change, so each process
+  knows cheaply (one primary-key read) when its cached vocabulary is stale. A
+  counter would not do: a rolled-back transaction can hand out the same number twice.
+"""
+
+from django.db import models
+
+from service_pages.models import ServicePage
+
+
+class SearchTerm(models.Model):
+    """A term of a live service page, with the page's weight for it."""
+
+    # Bits of ``fields``: where the term occurs in the page (for explaining a score).
+    TITLE, PLACE, KEYWORDS, TITLE_EN, AGENCY, BODY = 1, 2, 4, 8, 16, 32
+
+    page = models.ForeignKey(ServicePage, on_delete=models.CASCADE, related_name="+", db_index=True)
+    term = models.CharField(max_length=64)
+    weight = models.FloatField()
+    fields = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        # Covering index: a query reads (term -> page, weight) from the index alone.
+        indexes = [models.Index(fields=["term", "page", "weight"], name="tumen_search_term_idx")]
+
+    def __str__(self):
+        return f"{self.term} @ {self.page_id} ({self.weight:.2f})"
+
+
+class SearchWord(models.Model):
+    """How a term is shown to people: the first original word seen for it."""
+
+    term = models.CharField(max_length=64, primary_key=True)
+    display = models.CharField(max_length=100)
+
+    def __str__(self):
+        return self.display
+
+
+class SearchIndexState(models.Model):
+    """Change marker of the embedded index (one row, ``name="embedded"``)."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    token = models.CharField(max_length=32)
+
+    def __str__(self):
+        return f"{self.name}: {self.token}"
+
+
+# The editors' rules (synonyms, best bets) live in search.editorial; importing
+# them here registers them with the app at start-up, for migrations, snippets
+# and the cascade when a service page is deleted.
+from search.editorial import BestBet, BestBetService, Synonym  # noqa: E402, F401

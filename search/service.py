@@ -1,0 +1,387 @@
+"""Catalog search: one entry point for the search page, the JSON API and the benchmarks.
+
+``search(query)`` asks the search engine (OpenSearch / Elasticsearch through
+Wagtail's backend and index) when one is configured and answering, and the
+embedded index (``search.embedded``, plain database tables) otherwise, so the
+site keeps answering when the engine is down. Both paths apply the same
+editorial rules: synonyms widen the query, best bets pin services on top.
+"""
+
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from search import embedded
+from search.backends import DATABASE_BACKEND
+from search.mongolian import skeleton, stem
+from service_pages.models import Agency, Aimag, Category, ServicePage, Soum
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
+MAX_QUERY_LENGTH = 200
+ENGINE_TIMEOUT_SECONDS = 2
+# After a failed engine call, answer from the embedded index for this long before retrying.
+ENGINE_RETRY_SECONDS = 10
+CHANNELS = {
+    "online": ("channel_online", gettext_lazy("Online")),
+    "operator": ("channel_operator", gettext_lazy("Through a soum operator")),
+    "in_person": ("channel_in_person", gettext_lazy("In person")),
+}
+STAGES = {"single": gettext_lazy("Single-stage"), "multi": gettext_lazy("Multi-stage")}
+FACET_NAMES = ("agency", "category", "aimag", "soum", "channel", "stages")
+
+
+class QueryError(ValueError):
+    """A search parameter is invalid; ``field`` names it for the 400 answer."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+@dataclass
+class Query:
+    q: str = ""
+    agency: str = ""  # agency code
+    category: str = ""  # category slug
+    aimag: str = ""  # aimag code
+    soum: str = ""  # soum code
+    channel: str = ""  # online | operator | in_person
+    stages: str = ""  # single | multi
+    page: int = 1
+    page_size: int = 20
+
+    def filters(self) -> dict:
+        """The facet filters that are set, by facet name."""
+        return {name: getattr(self, name) for name in FACET_NAMES if getattr(self, name)}
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool = False
+    url: str = ""  # the search page link that toggles this value (set by the view)
+
+
+@dataclass
+class Hit:
+    page: ServicePage
+    score: float
+    snippet: str = ""
+    best_bet: bool = False
+
+
+@dataclass
+class Results:
+    query: Query
+    count: int = 0
+    hits: list[Hit] = field(default_factory=list)
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    source: str = "embedded"  # "engine" or "embedded"
+    degraded: bool = False  # an engine is configured but did not answer
+    suggestions: list[str] = field(default_factory=list)
+    took_ms: float = 0.0
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.count // self.query.page_size))
+
+
+def parse_query(params) -> Query:
+    """Validate request parameters (a QueryDict or dict) into a ``Query``; ``QueryError`` if bad."""
+    query = Query()
+    query.q = (params.get("q") or "").strip()
+    if len(query.q) > MAX_QUERY_LENGTH:
+        raise QueryError("q", _("The search text is too long (at most %(max)s characters).") % {"max": MAX_QUERY_LENGTH})
+    for name in ("page", "page_size"):
+        raw = params.get(name)
+        if raw in (None, ""):
+            continue
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise QueryError(name, _("%(name)s must be a whole number.") % {"name": name}) from None
+        if value < 1:
+            raise QueryError(name, _("%(name)s must be 1 or more.") % {"name": name})
+        setattr(query, name, value)
+    if query.page_size > MAX_PAGE_SIZE:
+        raise QueryError("page_size", _("page_size must be at most %(max)s.") % {"max": MAX_PAGE_SIZE})
+    if query.page > 1000:
+        raise QueryError("page", _("page must be at most 1000."))
+    lookups = {
+        "agency": (Agency, "code"),
+        "category": (Category, "slug"),
+        "aimag": (Aimag, "code"),
+        "soum": (Soum, "code"),
+    }
+    for name, (model, key) in lookups.items():
+        value = (params.get(name) or "").strip()
+        if value and not model.objects.filter(**{key: value}).exists():
+            raise QueryError(name, _("Unknown %(name)s: %(value)s") % {"name": name, "value": value})
+        setattr(query, name, value)
+    for name, allowed in (("channel", CHANNELS), ("stages", STAGES)):
+        value = (params.get(name) or "").strip()
+        if value and value not in allowed:
+            raise QueryError(
+                name,
+                _("%(name)s must be one of: %(choices)s") % {"name": name, "choices": ", ".join(allowed)},
+            )
+        setattr(query, name, value)
+    return query
+
+
+# --- the two engines ----------------------------------------------------------------
+
+
+class EngineUnavailable(Exception):
+    """The search engine did not answer (down, timeout, refused, bad response)."""
+
+
+_engine_down_until = 0.0
+
+
+def engine_configured() -> bool:
+    return settings.WAGTAILSEARCH_BACKENDS["default"]["BACKEND"] != DATABASE_BACKEND
+
+
+def search(query: Query) -> Results:
+    """Run ``query``: on the engine when possible, else on the embedded index."""
+    global _engine_down_until
+    started = time.monotonic()
+    results = None
+    degraded = False
+    if engine_configured():
+        if time.monotonic() >= _engine_down_until:
+            try:
+                from search import engine
+
+                results = engine.search(query)
+            except EngineUnavailable as error:
+                logger.warning("search engine unavailable, answering from the database: %s", error)
+                _engine_down_until = time.monotonic() + ENGINE_RETRY_SECONDS
+        degraded = results is None
+    if results is None:
+        results = embedded_search(query)
+    results.degraded = degraded
+    apply_best_bets(results)
+    if not results.hits and query.q:
+        results.suggestions = embedded.suggest(query.q)
+    results.took_ms = round((time.monotonic() - started) * 1000, 1)
+    return results
+
+
+def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
+    """Service titles for what the user has typed so far (engine, or embedded index)."""
+    global _engine_down_until
+    if engine_configured() and time.monotonic() >= _engine_down_until:
+        try:
+            from search import engine
+
+            return engine.autocomplete(prefix, limit)
+        except EngineUnavailable:
+            _engine_down_until = time.monotonic() + ENGINE_RETRY_SECONDS
+    ranked = embedded.search_ids(prefix, None, limit=limit)
+    pages = ServicePage.objects.live().in_bulk([page_id for page_id, _score in ranked])
+    return [pages[page_id] for page_id, _score in ranked if page_id in pages]
+
+
+def reset_engine_state():
+    """Forget a recent engine failure (tests, and after an operator fixed the engine)."""
+    global _engine_down_until
+    _engine_down_until = 0.0
+
+
+def embedded_search(query: Query) -> Results:
+    """Search the embedded index and compute facets from a cached catalog summary."""
+    filters = embedded_filters(query)
+    if query.q:
+        ranked = {}
+        for text in [query.q, *synonym_alternatives(query.q)]:
+            weight = 1.0 if text == query.q else 0.8
+            for page_id, score in embedded.search_ids(text, filters, limit=20000):
+                ranked[page_id] = max(ranked.get(page_id, 0.0), score * weight)
+        ordered = sorted(ranked.items(), key=lambda item: -item[1])
+    else:
+        ordered = [(page_id, 0.0) for page_id in catalog_summary().filtered_ids(filters)]
+    results = Results(query=query, count=len(ordered), source="embedded")
+    results.facets = catalog_summary().facets([page_id for page_id, _score in ordered], query)
+    start = (query.page - 1) * query.page_size
+    window = ordered[start : start + query.page_size]
+    pages = ServicePage.objects.live().in_bulk([page_id for page_id, _score in window])
+    results.hits = [
+        Hit(page=pages[page_id], score=round(score, 3), snippet=highlight(pages[page_id].summary, query.q))
+        for page_id, score in window
+        if page_id in pages
+    ]
+    return results
+
+
+def embedded_filters(query: Query) -> dict:
+    """The query's facet filters in the form ``embedded.search_ids`` takes (ids, not codes)."""
+    filters = {}
+    if query.agency:
+        filters["agency_id"] = Agency.objects.get(code=query.agency).pk
+    if query.category:
+        filters["category_id"] = Category.objects.get(slug=query.category).pk
+    if query.aimag:
+        filters["aimag_id"] = Aimag.objects.get(code=query.aimag).pk
+    if query.soum:
+        filters["soum_id"] = Soum.objects.get(code=query.soum).pk
+    if query.channel:
+        filters["channel"] = query.channel
+    if query.stages:
+        filters["stages"] = query.stages
+    return filters
+
+
+# --- facets ---------------------------------------------------------------------------
+
+
+@dataclass
+class CatalogSummary:
+    """Facet attributes of every live service, cached per process until the catalog changes.
+
+    Counting facets over a list of matched ids in Python takes a few ms for the
+    whole catalog, and saves one GROUP BY query per facet per search.
+    """
+
+    version: tuple
+    rows: dict  # page_id -> (agency_id, category_id, aimag_id, soum_id, online, operator, in_person, stages)
+
+    def filtered_ids(self, filters: dict) -> list[int]:
+        return [page_id for page_id in sorted(self.rows) if self._matches(self.rows[page_id], filters)]
+
+    @staticmethod
+    def _matches(row, filters) -> bool:
+        keys = {"agency_id": 0, "category_id": 1, "aimag_id": 2, "soum_id": 3}
+        for key, position in keys.items():
+            if key in filters and row[position] != filters[key]:
+                return False
+        if "channel" in filters and not row[4 + list(CHANNELS).index(filters["channel"])]:
+            return False
+        if "stages" in filters and (row[7] > 1) != (filters["stages"] == "multi"):
+            return False
+        return True
+
+    def facets(self, page_ids: list[int], query: Query) -> dict[str, list[FacetValue]]:
+        counters = {name: Counter() for name in FACET_NAMES}
+        for page_id in page_ids:
+            row = self.rows.get(page_id)
+            if row is None:
+                continue
+            counters["agency"][row[0]] += 1
+            counters["category"][row[1]] += 1
+            counters["aimag"][row[2]] += 1
+            counters["soum"][row[3]] += 1
+            for position, channel in enumerate(CHANNELS):
+                if row[4 + position]:
+                    counters["channel"][channel] += 1
+            counters["stages"]["multi" if row[7] > 1 else "single"] += 1
+        return facet_values(counters, query)
+
+
+_summary: CatalogSummary | None = None
+
+
+def catalog_version() -> tuple:
+    from django.db.models import Count, Max
+
+    live = ServicePage.objects.live()
+    stats = live.aggregate(count=Count("pk"), changed=Max("last_published_at"), revision=Max("latest_revision_id"))
+    return (stats["count"], stats["changed"], stats["revision"], ServicePage.objects.count())
+
+
+def catalog_summary() -> CatalogSummary:
+    global _summary
+    version = catalog_version()
+    if _summary is None or _summary.version != version:
+        fields = ("pk", "agency_id", "category_id", "aimag_id", "soum_id", "channel_online", "channel_operator",
+                  "channel_in_person", "stages")  # fmt: skip
+        rows = {row[0]: row[1:] for row in ServicePage.objects.live().values_list(*fields)}
+        _summary = CatalogSummary(version=version, rows=rows)
+    return _summary
+
+
+def facet_values(counters: dict[str, Counter], query: Query) -> dict[str, list[FacetValue]]:
+    """Turn id counters into labelled facet values, every value (no top-10 cap), biggest first."""
+    labels = {
+        "agency": {a.pk: (a.code, a.name_mn) for a in Agency.objects.filter(pk__in=list(counters["agency"]))},
+        "category": {c.pk: (c.slug, c.name_mn) for c in Category.objects.filter(pk__in=list(counters["category"]))},
+        "aimag": {a.pk: (a.code, a.name_mn) for a in Aimag.objects.filter(pk__in=list(counters["aimag"]))},
+        "soum": {s.pk: (s.code, s.name_mn) for s in Soum.objects.filter(pk__in=list(counters["soum"]))},
+        "channel": {key: (key, str(label)) for key, (_attr, label) in CHANNELS.items()},
+        "stages": {key: (key, str(label)) for key, label in STAGES.items()},
+    }
+    facets = {}
+    for name in FACET_NAMES:
+        values = []
+        for key, count in counters[name].items():
+            if key is None or key not in labels[name]:
+                continue
+            value, label = labels[name][key]
+            values.append(FacetValue(value=value, label=label, count=count, selected=getattr(query, name) == value))
+        values.sort(key=lambda item: (-item.count, item.label))
+        facets[name] = values
+    return facets
+
+
+# --- editorial rules ------------------------------------------------------------------
+
+
+def synonym_alternatives(q: str) -> list[str]:
+    """The query rewritten with each matching synonym group's other terms."""
+    from search.editorial import Synonym
+
+    return Synonym.alternatives(q)
+
+
+def apply_best_bets(results: Results) -> None:
+    """Pin the editors' best bets for this query at the top of the first page."""
+    from search.editorial import BestBet
+
+    query = results.query
+    if not query.q or query.page != 1 or query.filters():
+        return
+    pinned = BestBet.pages_for(query.q)
+    if not pinned:
+        return
+    pinned_ids = {page.pk for page in pinned}
+    rest = [hit for hit in results.hits if hit.page.pk not in pinned_ids]
+    bets = [Hit(page=page, score=0.0, snippet=highlight(page.summary, query.q), best_bet=True) for page in pinned]
+    results.count += len([page for page in pinned if page.pk not in {hit.page.pk for hit in results.hits}])
+    results.hits = (bets + rest)[: query.page_size]
+
+
+# --- snippets -------------------------------------------------------------------------
+
+WORD = re.compile(r"[\w-]+", re.UNICODE)
+
+
+def highlight(text: str, q: str) -> str:
+    """``text`` escaped, with the words that match a query word (same stem) in <mark>."""
+    if not text:
+        return ""
+    stems = {stem(token) for token in skeleton(q).split() if token}
+    if not stems:
+        return escape(text)
+    out, last = [], 0
+    for match in WORD.finditer(text):
+        word_skeleton = skeleton(match.group())
+        if word_skeleton and any(stem(part) in stems for part in word_skeleton.split()):
+            out.append(escape(text[last : match.start()]))
+            out.append(f"<mark>{escape(match.group())}</mark>")
+            last = match.end()
+    out.append(escape(text[last:]))
+    return mark_safe("".join(out))

@@ -1,0 +1,128 @@
+"""Public search page and the JSON search API (same ``search.service`` underneath)."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from search import service
+from search.mongolian import skeleton
+
+AUTOCOMPLETE_LIMIT = 8
+
+
+def api_language(view):
+    """Answer API calls in the language the client asks for (Accept-Language or cookie).
+
+    LocaleMiddleware pins unprefixed paths to Mongolian because the public site
+    uses i18n_patterns without a prefix for the default language; API clients
+    have no prefix to choose with, so they get content negotiation instead.
+    """
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        with translation.override(translation.get_language_from_request(request, check_path=False)):
+            response = view(request, *args, **kwargs)
+            response["Content-Language"] = translation.get_language()
+            return response
+
+    return wrapper
+
+
+def _hit_json(hit: service.Hit, request) -> dict:
+    page = hit.page
+    return {
+        "code": page.code,
+        "title": page.title,
+        "url": request.build_absolute_uri(page.url),
+        "agency": page.agency.code,
+        "category": page.category.slug if page.category_id else None,
+        "aimag": page.aimag.code if page.aimag_id else None,
+        "soum": page.soum.code if page.soum_id else None,
+        "score": hit.score,
+        "best_bet": hit.best_bet,
+    }
+
+
+def _error(error: service.QueryError) -> JsonResponse:
+    return JsonResponse({"error": {"field": error.field, "message": error.message}}, status=400)
+
+
+@require_GET
+@api_language
+def api_search(request):
+    """``GET /api/v1/services/search``: see docs/openapi.yaml."""
+    try:
+        query = service.parse_query(request.GET)
+    except service.QueryError as error:
+        return _error(error)
+    results = service.search(query)
+    facets = {
+        name: [{"value": v.value, "label": v.label, "count": v.count} for v in values]
+        for name, values in results.facets.items()
+    }
+    response = JsonResponse(
+        {
+            "count": results.count,
+            "page": query.page,
+            "page_size": query.page_size,
+            "results": [_hit_json(hit, request) for hit in results.hits],
+            "facets": facets,
+            "suggestions": results.suggestions,
+            "source": results.source,
+            "degraded": results.degraded,
+        }
+    )
+    response["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@require_GET
+@api_language
+def api_autocomplete(request):
+    """``GET /api/v1/services/autocomplete?q=``: titles as the user types (Cyrillic or Latin)."""
+    prefix = (request.GET.get("q") or "").strip()
+    if len(prefix) > service.MAX_QUERY_LENGTH:
+        return _error(service.QueryError("q", _("The search text is too long.")))
+    pages = service.autocomplete(prefix, AUTOCOMPLETE_LIMIT) if skeleton(prefix) else []
+    return JsonResponse(
+        {"results": [{"code": p.code, "title": p.title, "url": request.build_absolute_uri(p.url)} for p in pages]}
+    )
+
+
+@require_GET
+def search_page(request):
+    """The citizens' search page: query box, facets, results, pagination."""
+    try:
+        query = service.parse_query(request.GET)
+    except service.QueryError as error:
+        return render(request, "search/search.html", {"error": error.message, "query": service.Query()}, status=400)
+    results = service.search(query) if (query.q or query.filters()) else None
+    if results:
+        add_facet_links(request, results)
+    context = {"query": query, "results": results, "start_number": (query.page - 1) * query.page_size + 1}
+    return render(request, "search/search.html", context)
+
+
+def add_facet_links(request, results: service.Results) -> None:
+    """Each facet value links to the same search with that filter added (or removed if selected)."""
+    for name, values in results.facets.items():
+        for value in values:
+            params = request.GET.copy()
+            params.pop("page", None)
+            if value.selected:
+                params.pop(name, None)
+            else:
+                params[name] = value.value
+            value.url = "?" + params.urlencode()
+
+
+@require_GET
+def openapi(request):
+    """The API description, docs/openapi.yaml, as the running server sees it."""
+    text = (settings.BASE_DIR / "docs" / "openapi.yaml").read_text(encoding="utf-8")
+    return HttpResponse(text, content_type="application/yaml; charset=utf-8")

@@ -1,0 +1,206 @@
+"""Citizens' search through the API and the search page.
+
+The same tests run in both suites: embedded (SQLite, our database index) and
+services (PostgreSQL + a real OpenSearch engine); ``EXPECTED_SOURCE`` checks
+that the engine really answered in the services suite.
+"""
+
+import os
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from search import embedded, service
+from search.backends import search_backends_setting
+from search.editorial import BestBet, BestBetService, Synonym
+from service_pages.catalog import Lookups, create_service_page, service_fields
+from service_pages.models import ServicePage
+
+pytestmark = pytest.mark.django_db
+EXPECTED_SOURCE = "engine" if os.environ.get("SEARCH_URL") else "embedded"
+
+
+@pytest.fixture(autouse=True)
+def search_index(demo_catalog, capsys):
+    """Both indexes rebuilt from the database, as after a deploy."""
+    service.reset_engine_state()
+    embedded.rebuild()
+    if EXPECTED_SOURCE == "engine":
+        call_command("update_index")
+    capsys.readouterr()
+
+
+def api(client, **params):
+    response = client.get("/api/v1/services/search", params)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["source"] == EXPECTED_SOURCE
+    return body
+
+
+def codes(body) -> list[str]:
+    return [hit["code"] for hit in body["results"]]
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("гадаад паспорт", "DEMO-00003"),  # Cyrillic
+        ("торсний гэрчилгээ", "DEMO-00004"),  # ө typed as о
+        ("jolooni unemleh", "DEMO-00026"),  # informal Latin
+        ("gerlelt burtgeh", "DEMO-00005"),
+        ("жолоонны үнэмлэх", "DEMO-00026"),  # typo
+        ("тэтгэврийн тогтоолгох өндөр", "DEMO-00012"),  # another inflection
+        ("Налайх малын тооллого", "DEMO-00039"),  # place name
+    ],
+)
+def test_citizens_find_services_the_way_they_type(client, q, expected):
+    assert expected in codes(api(client, q=q))[:3]
+
+
+def test_results_carry_what_a_client_needs(client):
+    body = api(client, q="гадаад паспорт")
+    first = body["results"][0]
+    page = ServicePage.objects.get(code=first["code"])
+    assert first["title"] == page.title
+    assert first["url"].endswith(page.url)
+    assert (first["agency"], first["category"]) == (page.agency.code, page.category.slug)
+    assert isinstance(first["score"], float)
+    assert body["count"] >= len(body["results"])
+
+
+def test_facets_count_every_value_and_filters_apply(client):
+    body = api(client, q="лавлагаа")
+    assert set(body["facets"]) == {"agency", "category", "aimag", "soum", "channel", "stages"}
+    soums = body["facets"]["soum"]
+    assert len(soums) > 10  # not capped at Wagtail's default of 10
+    filtered = api(client, q="лавлагаа", soum=soums[0]["value"], page_size=100)
+    assert filtered["count"] == soums[0]["count"]
+    assert {hit["soum"] for hit in filtered["results"]} == {soums[0]["value"]}
+    police = api(client, q="үнэмлэх", agency="police", page_size=100)
+    assert police["count"] >= 1 and {hit["agency"] for hit in police["results"]} == {"police"}
+
+
+def test_channel_and_stage_filters(client):
+    for channel in ("online", "in_person"):
+        body = api(client, q="лавлагаа", channel=channel, page_size=100)
+        field = service.CHANNELS[channel][0]
+        assert all(getattr(ServicePage.objects.get(code=c), field) for c in codes(body))
+    multi = api(client, q="олгох", stages="multi", page_size=100)
+    assert multi["count"] >= 1
+    assert all(ServicePage.objects.get(code=c).stages > 1 for c in codes(multi))
+
+
+def test_pagination_is_stable(client):
+    first = api(client, q="лавлагаа", page_size=5, page=1)
+    second = api(client, q="лавлагаа", page_size=5, page=2)
+    assert first["count"] == second["count"] > 10
+    assert not set(codes(first)) & set(codes(second))
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"q": "x", "page": "abc"}, "page"),
+        ({"q": "x", "page_size": "1000"}, "page_size"),
+        ({"q": "x", "page": "0"}, "page"),
+        ({"q": "x", "agency": "no-such-agency"}, "agency"),
+        ({"q": "x", "channel": "fax"}, "channel"),
+        ({"q": "x", "stages": "3"}, "stages"),
+        ({"q": "я" * 201}, "q"),
+    ],
+)
+def test_bad_parameters_are_a_400_with_a_message(client, params, field):
+    response = client.get("/api/v1/services/search", params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["field"] == field and error["message"]
+
+
+def test_error_messages_follow_the_language(client):
+    mongolian = client.get("/api/v1/services/search", {"channel": "fax"}).json()["error"]["message"]
+    english = client.get("/api/v1/services/search", {"channel": "fax"}, HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english["error"]["message"].startswith("channel must be one of")
+    assert mongolian != english["error"]["message"]
+
+
+def test_best_bets_pin_a_service_on_top(client):
+    target = ServicePage.objects.get(code="DEMO-00010")
+    bet = BestBet.objects.create(query="ДАН")
+    BestBetService.objects.create(best_bet=bet, service=target)
+    body = api(client, q="дан")
+    assert body["results"][0]["code"] == "DEMO-00010"
+    assert body["results"][0]["best_bet"] is True
+
+
+def test_synonyms_widen_the_query(client):
+    assert "DEMO-00005" not in codes(api(client, q="хурим"))
+    Synonym.objects.create(terms="хурим, гэрлэлт")
+    assert "DEMO-00005" in codes(api(client, q="хурим"))[:3]
+
+
+def test_autocomplete_in_cyrillic_and_latin(client):
+    for prefix in ("гадаад пасп", "gadaad pasp"):
+        response = client.get("/api/v1/services/autocomplete", {"q": prefix})
+        assert response.status_code == 200
+        assert "Гадаад паспорт олгох" in [item["title"] for item in response.json()["results"]]
+
+
+def test_publishing_and_unpublishing_update_search_without_a_rebuild(client):
+    row = {"code": "NEW-SEARCH-1", "title_mn": "Тэмээн уралдааны зөвшөөрөл олгох", "agency_code": "ubeg",
+           "category": "business-licensing", "channels": "online"}  # fmt: skip
+    page = create_service_page(service_fields(row, Lookups.load()))
+    _refresh_engine()
+    assert codes(api(client, q="тэмээн уралдаан"))[:1] == ["NEW-SEARCH-1"]
+    page.unpublish()
+    _refresh_engine()
+    assert "NEW-SEARCH-1" not in codes(api(client, q="тэмээн уралдаан"))
+
+
+def _refresh_engine():
+    if EXPECTED_SOURCE == "engine":
+        from wagtail.search.backends import get_search_backend
+
+        get_search_backend().get_index_for_model(ServicePage).refresh()
+
+
+def test_search_page_lists_results_with_facets_and_highlights(client):
+    response = client.get("/search/", {"q": "паспорт"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Гадаад паспорт олгох" in html
+    assert "<mark>" in html
+    assert 'data-facet="agency"' in html
+    assert '<label for="search-q">' in html
+
+
+def test_search_page_without_results_helps(client):
+    html = client.get("/search/", {"q": "qqqqzzzz"}).content.decode()
+    assert "qqqqzzzz" in html
+    assert client.get("/search/", {"q": "qqqqzzzz"}).status_code == 200
+
+
+def test_search_page_in_english(client):
+    response = client.get("/en/search/", {"q": "passport"})
+    assert response.status_code == 200
+    assert 'lang="en"' in response.content.decode()
+
+
+def test_search_page_bad_parameter_is_a_400_page(client):
+    response = client.get("/search/", {"q": "x", "page": "-3"})
+    assert response.status_code == 400
+    assert "<h1>" in response.content.decode()
+
+
+@pytest.mark.engine
+def test_the_site_keeps_answering_when_the_engine_is_down(client):
+    down = search_backends_setting("http://127.0.0.1:9", "opensearch2", "tumen_test", 1)
+    with override_settings(WAGTAILSEARCH_BACKENDS=down):
+        service.reset_engine_state()
+        body = client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()
+        assert body["source"] == "embedded" and body["degraded"] is True
+        assert "DEMO-00003" in codes(body)[:3]
+        assert client.get("/healthz").json()["status"] == "degraded"
+    service.reset_engine_state()
+    assert api(client, q="гадаад паспорт")["source"] == "engine"
