@@ -83,7 +83,7 @@ class BestBet(ClusterableModel):
             BestBetService.objects.filter(best_bet__query_key=key).order_by("best_bet_id", "sort_order")
             .values_list("service_id", flat=True)
         )  # fmt: skip
-        pages = ServicePage.objects.live().in_bulk(ids)
+        pages = ServicePage.objects.live().select_related("agency", "category", "aimag", "soum").in_bulk(ids)
         return [pages[page_id] for page_id in dict.fromkeys(ids) if page_id in pages]
 
 

@@ -326,10 +326,19 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 _vocabulary: Vocabulary | None = None
 
 
+def state_token() -> str | None:
+    """Changes whenever the embedded index changes (any publish, unpublish, delete or import).
+
+    Per-process caches of the live catalog (this vocabulary, the search service's
+    facet summary) compare it to know when to reload: one primary-key read.
+    """
+    return SearchIndexState.objects.filter(name=STATE).values_list("token", flat=True).first()
+
+
 def vocabulary() -> Vocabulary:
     """The cached vocabulary, reloaded when the index changed (one primary-key read per call)."""
     global _vocabulary
-    token = SearchIndexState.objects.filter(name=STATE).values_list("token", flat=True).first()
+    token = state_token()
     if _vocabulary is None or _vocabulary.token != token:
         _vocabulary = Vocabulary.load(token)
     return _vocabulary

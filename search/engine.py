@@ -113,9 +113,10 @@ def search(query: service.Query) -> service.Results:
         response = client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
     except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
         raise service.EngineUnavailable(f"{error.__class__.__name__}: {error}") from error
+    service.record_engine_took(response.get("took", 0))
     hits = response["hits"]["hits"]
     ids = [int(hit["fields"]["pk"][0]) for hit in hits]
-    pages = ServicePage.objects.live().select_related("agency", "category", "aimag", "soum").in_bulk(ids)
+    pages = ServicePage.objects.live().select_related(*service.HIT_RELATED).in_bulk(ids)
     results = service.Results(query=query, count=response["hits"]["total"]["value"], source="engine")
     results.hits = [
         service.Hit(page=pages[page_id], score=round(hit["_score"] or 0.0, 3),

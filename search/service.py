@@ -38,6 +38,8 @@ CHANNELS = {
 }
 STAGES = {"single": gettext_lazy("Single-stage"), "multi": gettext_lazy("Multi-stage")}
 FACET_NAMES = ("agency", "category", "aimag", "soum", "channel", "stages")
+# Loaded with every hit: results show the agency and place, the API their codes.
+HIT_RELATED = ("agency", "category", "aimag", "soum")
 
 
 class QueryError(ValueError):
@@ -150,6 +152,17 @@ class EngineUnavailable(Exception):
 
 
 _engine_down_until = 0.0
+_last_engine_took_ms = 0.0
+
+
+def last_engine_took_ms() -> float:
+    """The engine's own time (its ``took``) for the last engine query of this process (benchmarks)."""
+    return _last_engine_took_ms
+
+
+def record_engine_took(milliseconds: float) -> None:
+    global _last_engine_took_ms
+    _last_engine_took_ms = float(milliseconds)
 
 
 def engine_configured() -> bool:
@@ -219,7 +232,7 @@ def embedded_search(query: Query) -> Results:
     results.facets = catalog_summary().facets([page_id for page_id, _score in ordered], query)
     start = (query.page - 1) * query.page_size
     window = ordered[start : start + query.page_size]
-    pages = ServicePage.objects.live().in_bulk([page_id for page_id, _score in window])
+    pages = ServicePage.objects.live().select_related(*HIT_RELATED).in_bulk([page_id for page_id, _score in window])
     results.hits = [
         Hit(page=pages[page_id], score=round(score, 3), snippet=highlight(pages[page_id].summary, query.q))
         for page_id, score in window
@@ -257,7 +270,7 @@ class CatalogSummary:
     whole catalog, and saves one GROUP BY query per facet per search.
     """
 
-    version: tuple
+    version: str | None
     rows: dict  # page_id -> (agency_id, category_id, aimag_id, soum_id, online, operator, in_person, stages)
 
     def filtered_ids(self, filters: dict) -> list[int]:
@@ -295,12 +308,9 @@ class CatalogSummary:
 _summary: CatalogSummary | None = None
 
 
-def catalog_version() -> tuple:
-    from django.db.models import Count, Max
-
-    live = ServicePage.objects.live()
-    stats = live.aggregate(count=Count("pk"), changed=Max("last_published_at"), revision=Max("latest_revision_id"))
-    return (stats["count"], stats["changed"], stats["revision"], ServicePage.objects.count())
+def catalog_version() -> str | None:
+    """The embedded index's change token: every change to a live service changes it."""
+    return embedded.state_token()
 
 
 def catalog_summary() -> CatalogSummary:

@@ -38,7 +38,7 @@ def _hit_json(hit: service.Hit, request) -> dict:
     return {
         "code": page.code,
         "title": page.title,
-        "url": request.build_absolute_uri(page.url),
+        "url": request.build_absolute_uri(page.get_url(request)),
         "agency": page.agency.code,
         "category": page.category.slug if page.category_id else None,
         "aimag": page.aimag.code if page.aimag_id else None,

@@ -62,3 +62,13 @@ def test_unknown_page_is_a_friendly_404(client):
 
 def test_admin_is_served(client):
     assert client.get("/admin/login/").status_code == 200
+
+
+def test_service_page_links_agency_category_and_place_to_listings(client, demo_catalog):
+    page = ServicePage.objects.filter(soum__isnull=False).select_related("category", "aimag", "soum").first()
+    html = client.get(page.url).content.decode()
+    assert f'href="{page.get_parent().url}"' in html
+    assert f"/search/?category={page.category.slug}" in html
+    assert f"/search/?aimag={page.aimag.code}" in html and f"/search/?soum={page.soum.code}" in html
+    listing = client.get(f"/search/?soum={page.soum.code}").content.decode()
+    assert page.title in listing
