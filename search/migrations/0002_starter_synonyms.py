@@ -2,7 +2,8 @@
 
 General vocabulary of public services, not tuned to any test query: a citizen
 "gets" (авах) what an agency "issues" (олгох), "cancels" (цуцлах) what the
-catalog "annuls" (хүчингүй болгох). Editors change or delete them in the admin
+catalog "annuls" (хүчингүй болгох). Near-synonyms that name different
+documents (лавлагаа "reference" / тодорхойлолт "certificate") are left out. Editors change or delete them in the admin
 (Snippets → Synonym groups).
 """
 
@@ -13,7 +14,6 @@ STARTER_GROUPS = [
     "паспорт, гадаад паспорт",
     "авах, олгох",
     "цуцлах, хүчингүй болгох",
-    "лавлагаа, тодорхойлолт",
     "сунгах, хугацаа сунгах",
 ]
 
