@@ -204,3 +204,15 @@ def test_the_site_keeps_answering_when_the_engine_is_down(client):
         assert client.get("/healthz").json()["status"] == "degraded"
     service.reset_engine_state()
     assert api(client, q="гадаад паспорт")["source"] == "engine"
+
+
+@pytest.mark.parametrize("model", ["synonym", "bestbet"])
+def test_editors_manage_synonyms_and_best_bets_in_the_admin(admin_client, model):
+    assert admin_client.get(f"/admin/snippets/tumen_search/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/snippets/tumen_search/{model}/add/").status_code == 200
+
+
+def test_synonym_group_saved_in_the_admin_applies_at_once(admin_client, client):
+    response = admin_client.post("/admin/snippets/tumen_search/synonym/add/", {"terms": "хурим, гэрлэлт"})
+    assert response.status_code == 302
+    assert "DEMO-00005" in codes(api(client, q="хурим"))[:3]
