@@ -83,23 +83,33 @@ def _aggregations() -> dict:
     return aggs
 
 
-def _query_clause(q: str) -> dict:
+def _query_clause(q: str, strict: bool) -> dict:
     text, _cols = columns()
     if not q:
         return {"match_all": {}}
     alternatives = service.synonym_alternatives(q)
     if not alternatives:
-        return engine_query(q, text)
-    should = [engine_query(q, text)]
-    should += [{"bool": {"must": [engine_query(alt, text)], "boost": 0.8}} for alt in alternatives]
+        return engine_query(q, text, strict)
+    should = [engine_query(q, text, strict)]
+    should += [{"bool": {"must": [engine_query(alt, text, strict)], "boost": 0.8}} for alt in alternatives]
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
 def search(query: service.Query) -> service.Results:
+    """Most words must match (fast, precise); if nothing does, any word may (see query.STRICT_MATCH)."""
+    response = _search_request(query, strict=True)
+    took = response.get("took", 0)
+    if query.q and response["hits"]["total"]["value"] == 0:
+        response = _search_request(query, strict=False)
+        took += response.get("took", 0)
+    service.record_engine_took(took)
+    return _results(query, response)
+
+
+def _search_request(query: service.Query, strict: bool) -> dict:
     client, index_name = _client_and_index()
-    text, _cols = columns()
     body = {
-        "query": {"bool": {"must": [_query_clause(query.q)], "filter": _filter_clauses(query)}},
+        "query": {"bool": {"must": [_query_clause(query.q, strict)], "filter": _filter_clauses(query)}},
         "aggs": _aggregations(),
         "from": (query.page - 1) * query.page_size,
         "size": query.page_size,
@@ -110,10 +120,12 @@ def search(query: service.Query) -> service.Results:
     if not query.q:
         body["sort"] = [{"_doc": "asc"}]
     try:
-        response = client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
+        return client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
     except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
         raise service.EngineUnavailable(f"{error.__class__.__name__}: {error}") from error
-    service.record_engine_took(response.get("took", 0))
+
+
+def _results(query: service.Query, response: dict) -> service.Results:
     hits = response["hits"]["hits"]
     ids = [int(hit["fields"]["pk"][0]) for hit in hits]
     pages = ServicePage.objects.live().select_related(*service.HIT_RELATED).in_bulk(ids)

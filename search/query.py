@@ -52,6 +52,12 @@ PHRASE_SLOP = 2
 # word matched in many fields.
 COVERAGE = {"100%": 50.0, "75%": 25.0}
 COVERAGE_FIELDS = ("title", "title_en")
+# Strict mode: most of the query's words must match (in some form) for a service to
+# match at all. It keeps the matched set (and so facet aggregation and fuzzy
+# expansion) small; ``search.engine`` falls back to any-word matching when the
+# strict query finds nothing. "2<-34%": up to two words all required, beyond
+# that a third of them may be missing.
+STRICT_MATCH = "2<-34%"
 
 
 def _fields(columns: dict[str, str], suffix: str = "", factor: float = 1.0, only=None) -> list[str]:
@@ -59,13 +65,14 @@ def _fields(columns: dict[str, str], suffix: str = "", factor: float = 1.0, only
     return [f"{columns[name]}{suffix}^{FIELD_WEIGHTS[name] * factor:g}" for name in names if columns.get(name)]
 
 
-def engine_query(q: str, columns: dict[str, str]) -> dict:
+def engine_query(q: str, columns: dict[str, str], strict: bool = True) -> dict:
     """The ``query`` clause for the words ``q`` over the given index columns.
 
     ``columns`` maps the logical names of ``FIELD_WEIGHTS`` to index column
     names; missing names are left out. Each text column has a ``.stem``
-    sub-field (``search.analysis.STEM_SUBFIELD``).
+    sub-field (``search.analysis.STEM_SUBFIELD``). ``strict``: see ``STRICT_MATCH``.
     """
+    extra = {"minimum_should_match": STRICT_MATCH} if strict else {}
     should = [
         # Exact words (after analysis), summed over fields: a service whose
         # title has the words and whose place is the typed soum wins.
@@ -74,6 +81,7 @@ def engine_query(q: str, columns: dict[str, str]) -> dict:
                 "query": q,
                 "type": "most_fields",
                 "fields": _fields(columns),
+                **extra,
             }
         },
         # Typos.
@@ -85,6 +93,7 @@ def engine_query(q: str, columns: dict[str, str]) -> dict:
                 "fuzziness": FUZZINESS,
                 "prefix_length": PREFIX_LENGTH,
                 "max_expansions": MAX_EXPANSIONS,
+                **extra,
             }
         },
         # Other inflections of the same words.
@@ -93,6 +102,7 @@ def engine_query(q: str, columns: dict[str, str]) -> dict:
                 "query": q,
                 "type": "most_fields",
                 "fields": _fields(columns, suffix=".stem", factor=STEM_FACTOR),
+                **extra,
             }
         },
     ]

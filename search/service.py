@@ -211,9 +211,10 @@ def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
 
 
 def reset_engine_state():
-    """Forget a recent engine failure (tests, and after an operator fixed the engine)."""
-    global _engine_down_until
+    """Forget a recent engine failure and cached labels (tests, and after an operator fixed the engine)."""
+    global _engine_down_until, _labels
     _engine_down_until = 0.0
+    _labels = None
 
 
 def embedded_search(query: Query) -> Results:
@@ -324,16 +325,35 @@ def catalog_summary() -> CatalogSummary:
     return _summary
 
 
+LABEL_SECONDS = 60
+_labels: tuple[float, dict] | None = None
+
+
+def facet_labels() -> dict:
+    """(value, label) of every agency, category, aimag and soum by id, cached per process for a minute.
+
+    Hundreds of rows that change a few times a year: reading them on every
+    search cost more than the search itself. A renamed agency shows its new
+    name within a minute.
+    """
+    global _labels
+    now = time.monotonic()
+    if _labels is None or now - _labels[0] > LABEL_SECONDS:
+        tables = {"agency": (Agency, "code"), "category": (Category, "slug"), "aimag": (Aimag, "code"),
+                  "soum": (Soum, "code")}  # fmt: skip
+        labels = {
+            name: {pk: (key, label) for pk, key, label in model.objects.values_list("pk", key_field, "name_mn")}
+            for name, (model, key_field) in tables.items()
+        }
+        labels["channel"] = {key: (key, label) for key, (_attr, label) in CHANNELS.items()}
+        labels["stages"] = dict((key, (key, label)) for key, label in STAGES.items())
+        _labels = (now, labels)
+    return _labels[1]
+
+
 def facet_values(counters: dict[str, Counter], query: Query) -> dict[str, list[FacetValue]]:
     """Turn id counters into labelled facet values, every value (no top-10 cap), biggest first."""
-    labels = {
-        "agency": {a.pk: (a.code, a.name_mn) for a in Agency.objects.filter(pk__in=list(counters["agency"]))},
-        "category": {c.pk: (c.slug, c.name_mn) for c in Category.objects.filter(pk__in=list(counters["category"]))},
-        "aimag": {a.pk: (a.code, a.name_mn) for a in Aimag.objects.filter(pk__in=list(counters["aimag"]))},
-        "soum": {s.pk: (s.code, s.name_mn) for s in Soum.objects.filter(pk__in=list(counters["soum"]))},
-        "channel": {key: (key, str(label)) for key, (_attr, label) in CHANNELS.items()},
-        "stages": {key: (key, str(label)) for key, label in STAGES.items()},
-    }
+    labels = facet_labels()
     facets = {}
     for name in FACET_NAMES:
         values = []
@@ -341,7 +361,9 @@ def facet_values(counters: dict[str, Counter], query: Query) -> dict[str, list[F
             if key is None or key not in labels[name]:
                 continue
             value, label = labels[name][key]
-            values.append(FacetValue(value=value, label=label, count=count, selected=getattr(query, name) == value))
+            values.append(
+                FacetValue(value=value, label=str(label), count=count, selected=getattr(query, name) == value)
+            )
         values.sort(key=lambda item: (-item.count, item.label))
         facets[name] = values
     return facets
