@@ -123,6 +123,8 @@ class Category(models.Model):
 
 register_snippet(Agency)
 register_snippet(Category)
+register_snippet(Aimag)
+register_snippet(Soum)
 
 
 class CatalogIndexPage(Page):

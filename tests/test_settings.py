@@ -103,3 +103,8 @@ def test_production_settings_refuse_the_development_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_models_and_migrations_agree(tmp_path):
+    result = _manage("makemigrations", "--check", "--dry-run", TUMEN_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -72,3 +72,9 @@ def test_service_page_links_agency_category_and_place_to_listings(client, demo_c
     assert f"/search/?aimag={page.aimag.code}" in html and f"/search/?soum={page.soum.code}" in html
     listing = client.get(f"/search/?soum={page.soum.code}").content.decode()
     assert page.title in listing
+
+
+@pytest.mark.parametrize("model", ["agency", "category", "aimag", "soum"])
+def test_catalog_reference_data_is_editable_in_the_admin(admin_client, model):
+    assert admin_client.get(f"/admin/snippets/service_pages/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/snippets/service_pages/{model}/add/").status_code == 200
