@@ -95,34 +95,43 @@ def _query_clause(q: str, strict: bool) -> dict:
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
-def search(query: service.Query) -> service.Results:
+def search(query: service.Query, window: service.Window) -> service.Results:
     """Most words must match (fast, precise); if nothing does, any word may (see query.STRICT_MATCH)."""
-    response = _search_request(query, strict=True)
+    response = _search_request(query, window, strict=True)
     took = response.get("took", 0)
     if query.q and response["hits"]["total"]["value"] == 0:
-        response = _search_request(query, strict=False)
+        response = _search_request(query, window, strict=False)
         took += response.get("took", 0)
     service.record_engine_took(took)
     return _results(query, response)
 
 
-def _search_request(query: service.Query, strict: bool) -> dict:
+def _search_request(query: service.Query, window: service.Window, strict: bool) -> dict:
     client, index_name = _client_and_index()
+    boolean = {"must": [_query_clause(query.q, strict)], "filter": _filter_clauses(query)}
+    if window.exclude_ids:  # best bets, shown before these results
+        boolean["must_not"] = [{"ids": {"values": [str(page_id) for page_id in window.exclude_ids]}}]
     body = {
-        "query": {"bool": {"must": [_query_clause(query.q, strict)], "filter": _filter_clauses(query)}},
+        "query": {"bool": boolean},
         "aggs": _aggregations(),
-        "from": (query.page - 1) * query.page_size,
-        "size": query.page_size,
+        "from": window.offset,
+        "size": window.size,
         "track_total_hits": True,
         "_source": False,
         "stored_fields": ["pk"],
     }
     if not query.q:
         body["sort"] = [{"_doc": "asc"}]
+    return _send(client, index_name, body)
+
+
+def _send(client, index_name: str, body: dict) -> dict:
     try:
         return client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
     except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
-        raise service.EngineUnavailable(f"{error.__class__.__name__}: {error}") from error
+        status = getattr(error, "status_code", None)
+        refused_request = isinstance(status, int) and 400 <= status < 500 and status != 404
+        raise service.EngineUnavailable(f"{error.__class__.__name__}: {error}", engine_down=not refused_request) from error
 
 
 def _results(query: service.Query, response: dict) -> service.Results:
@@ -165,10 +174,7 @@ def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
         "_source": False,
         "stored_fields": ["pk"],
     }
-    try:
-        response = client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
-    except Exception as error:
-        raise service.EngineUnavailable(str(error)) from error
+    response = _send(client, index_name, body)
     ids = [int(hit["fields"]["pk"][0]) for hit in response["hits"]["hits"]]
     pages = ServicePage.objects.live().in_bulk(ids)
     return [pages[page_id] for page_id in ids if page_id in pages]

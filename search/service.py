@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
 MAX_QUERY_LENGTH = 200
+# The engines' default result window (index.max_result_window): deeper pages are refused.
+MAX_RESULTS = 10_000
 ENGINE_TIMEOUT_SECONDS = 2
 # After a failed engine call, answer from the embedded index for this long before retrying.
 ENGINE_RETRY_SECONDS = 10
@@ -104,6 +106,9 @@ class Results:
 def parse_query(params) -> Query:
     """Validate request parameters (a QueryDict or dict) into a ``Query``; ``QueryError`` if bad."""
     query = Query()
+    for name in params:
+        if "\x00" in (params.get(name) or ""):
+            raise QueryError(name, _("%(name)s contains a character that is not allowed.") % {"name": name})
     query.q = (params.get("q") or "").strip()
     if len(query.q) > MAX_QUERY_LENGTH:
         raise QueryError("q", _("The search text is too long (at most %(max)s characters).") % {"max": MAX_QUERY_LENGTH})
@@ -120,8 +125,10 @@ def parse_query(params) -> Query:
         setattr(query, name, value)
     if query.page_size > MAX_PAGE_SIZE:
         raise QueryError("page_size", _("page_size must be at most %(max)s.") % {"max": MAX_PAGE_SIZE})
-    if query.page > 1000:
-        raise QueryError("page", _("page must be at most 1000."))
+    if query.page * query.page_size > MAX_RESULTS:
+        raise QueryError(
+            "page", _("Only the first %(max)s results can be paged through; narrow the search.") % {"max": MAX_RESULTS}
+        )
     lookups = {
         "agency": (Agency, "code"),
         "category": (Category, "slug"),
@@ -148,7 +155,16 @@ def parse_query(params) -> Query:
 
 
 class EngineUnavailable(Exception):
-    """The search engine did not answer (down, timeout, refused, bad response)."""
+    """The search engine did not answer this query.
+
+    ``engine_down``: it is unreachable or failing (connection refused, timeout,
+    5xx), so skip it for a while; False when it refused this one request (4xx),
+    which says nothing about the next.
+    """
+
+    def __init__(self, message: str, engine_down: bool = True):
+        super().__init__(message)
+        self.engine_down = engine_down
 
 
 _engine_down_until = 0.0
@@ -170,9 +186,21 @@ def engine_configured() -> bool:
 
 
 def search(query: Query) -> Results:
-    """Run ``query``: on the engine when possible, else on the embedded index."""
+    """Run ``query``: on the engine when possible, else on the embedded index.
+
+    Best bets come first, then the ranked results without them; pagination runs
+    over that combined list, so no result is lost or shown twice.
+    """
     global _engine_down_until
     started = time.monotonic()
+    pinned = best_bets_for(query)
+    start = (query.page - 1) * query.page_size
+    pinned_window = pinned[start : start + query.page_size]
+    window = Window(
+        exclude_ids=[page.pk for page in pinned],
+        offset=max(0, start - len(pinned)),
+        size=query.page_size - len(pinned_window),
+    )
     results = None
     degraded = False
     if engine_configured():
@@ -180,19 +208,31 @@ def search(query: Query) -> Results:
             try:
                 from search import engine
 
-                results = engine.search(query)
+                results = engine.search(query, window)
             except EngineUnavailable as error:
                 logger.warning("search engine unavailable, answering from the database: %s", error)
-                _engine_down_until = time.monotonic() + ENGINE_RETRY_SECONDS
+                if error.engine_down:
+                    _engine_down_until = time.monotonic() + ENGINE_RETRY_SECONDS
         degraded = results is None
     if results is None:
-        results = embedded_search(query)
+        results = embedded_search(query, window)
     results.degraded = degraded
-    apply_best_bets(results)
+    bets = [Hit(page=page, score=0.0, snippet=highlight(page.summary, query.q), best_bet=True) for page in pinned_window]
+    results.hits = bets + results.hits
+    results.count += len(pinned)
     if not results.hits and query.q:
         results.suggestions = embedded.suggest(query.q)
     results.took_ms = round((time.monotonic() - started) * 1000, 1)
     return results
+
+
+@dataclass
+class Window:
+    """Which ranked results one page shows, once the pinned best bets are set aside."""
+
+    exclude_ids: list[int]
+    offset: int
+    size: int
 
 
 def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
@@ -217,7 +257,7 @@ def reset_engine_state():
     _labels = None
 
 
-def embedded_search(query: Query) -> Results:
+def embedded_search(query: Query, window: Window) -> Results:
     """Search the embedded index and compute facets from a cached catalog summary."""
     filters = embedded_filters(query)
     if query.q:
@@ -229,14 +269,15 @@ def embedded_search(query: Query) -> Results:
         ordered = sorted(ranked.items(), key=lambda item: -item[1])
     else:
         ordered = [(page_id, 0.0) for page_id in catalog_summary().filtered_ids(filters)]
+    excluded = set(window.exclude_ids)
+    ordered = [(page_id, score) for page_id, score in ordered if page_id not in excluded]
     results = Results(query=query, count=len(ordered), source="embedded")
     results.facets = catalog_summary().facets([page_id for page_id, _score in ordered], query)
-    start = (query.page - 1) * query.page_size
-    window = ordered[start : start + query.page_size]
-    pages = ServicePage.objects.live().select_related(*HIT_RELATED).in_bulk([page_id for page_id, _score in window])
+    shown = ordered[window.offset : window.offset + window.size]
+    pages = ServicePage.objects.live().select_related(*HIT_RELATED).in_bulk([page_id for page_id, _score in shown])
     results.hits = [
         Hit(page=pages[page_id], score=round(score, 3), snippet=highlight(pages[page_id].summary, query.q))
-        for page_id, score in window
+        for page_id, score in shown
         if page_id in pages
     ]
     return results
@@ -379,21 +420,13 @@ def synonym_alternatives(q: str) -> list[str]:
     return Synonym.alternatives(q)
 
 
-def apply_best_bets(results: Results) -> None:
-    """Pin the editors' best bets for this query at the top of the first page."""
+def best_bets_for(query: Query) -> list[ServicePage]:
+    """The editors' pinned services for this search text (not when filtering by facets)."""
     from search.editorial import BestBet
 
-    query = results.query
-    if not query.q or query.page != 1 or query.filters():
-        return
-    pinned = BestBet.pages_for(query.q)
-    if not pinned:
-        return
-    pinned_ids = {page.pk for page in pinned}
-    rest = [hit for hit in results.hits if hit.page.pk not in pinned_ids]
-    bets = [Hit(page=page, score=0.0, snippet=highlight(page.summary, query.q), best_bet=True) for page in pinned]
-    results.count += len([page for page in pinned if page.pk not in {hit.page.pk for hit in results.hits}])
-    results.hits = (bets + rest)[: query.page_size]
+    if not query.q or query.filters():
+        return []
+    return BestBet.pages_for(query.q)
 
 
 # --- snippets -------------------------------------------------------------------------

@@ -207,9 +207,10 @@ def _create_pages(items: list[dict], user, progress: Progress) -> list[int]:
         parent.refresh_from_db(fields=["path", "depth", "numchild", "url_path", "locale"])
         last_child = parent.get_last_child()
         step = _step_of(last_child.path) if last_child else 0
+        taken = set(parent.get_children().values_list("slug", flat=True))
         for values in group:
             step += 1
-            slug = slugify(values["code"])
+            slug = unique_slug(values["code"], taken)
             pages.append(
                 ServicePage(
                     **values,
@@ -269,11 +270,13 @@ def _update_pages(items: list[tuple[ServicePage, dict]], user, progress: Progres
     fields = list(items[0][1].keys()) + ["draft_title", "last_published_at", "latest_revision_created_at",
                                          "has_unpublished_changes"]  # fmt: skip
     fields.remove("code")
+    old_agencies = {page.pk: page.agency_id for page, _values in items}
     for start in range(0, len(pages), BATCH_SIZE):
         batch = pages[start : start + BATCH_SIZE]
         ServicePage.objects.bulk_update(batch, fields)
         _publish_revisions(batch, service_ct, page_ct, user, now, created=False)
         progress.update(offset + start + len(batch))
+    _move_to_agency(pages, old_agencies, user)
     return ids
 
 
@@ -338,6 +341,29 @@ def _new_page_content(page: ServicePage) -> dict:
     for relation in get_all_child_relations(page):
         content[relation.get_accessor_name()] = []
     return content
+
+
+def unique_slug(code: str, taken: set[str]) -> str:
+    """A URL slug for ``code`` not yet used among its siblings (``taken`` is updated).
+
+    Codes may hold Cyrillic or differ only in case ("NEW-1", "new-1"); a page
+    must never get an empty slug or share a URL with its sibling.
+    """
+    base = slugify(code, allow_unicode=True) or "service"
+    slug, number = base, 1
+    while slug in taken:
+        number += 1
+        slug = f"{base}-{number}"
+    taken.add(slug)
+    return slug
+
+
+def _move_to_agency(pages: list[ServicePage], old_agencies: dict[int, int], user) -> None:
+    """Pages whose agency changed move under the new agency's page (URL and permissions follow)."""
+    for page in pages:
+        if old_agencies[page.pk] != page.agency_id:
+            target = ensure_agency_page(page.agency)
+            ServicePage.objects.get(pk=page.pk).move(target, pos="last-child", user=user)
 
 
 def _step_of(path: str) -> int:

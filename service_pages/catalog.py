@@ -20,6 +20,13 @@ from cms.models import HomePage
 from .models import Agency, AgencyPage, Aimag, CatalogIndexPage, Category, ServicePage, Soum
 
 LIST_SEPARATOR = "|"
+# Text fields with a length limit in the database, and the spreadsheet column each comes from.
+MAX_LENGTHS = {
+    field.name: field.max_length
+    for field in ServicePage._meta.get_fields()
+    if field.name in ("code", "title", "title_en", "stage_agencies", "legal_basis", "xyp_code", "keywords")
+}
+COLUMN_OF_FIELD = {"title": "title_mn", "keywords": "keywords_mn"}
 CHANNELS = {"online": "channel_online", "operator": "channel_operator", "in_person": "channel_in_person"}
 
 
@@ -75,6 +82,9 @@ def service_fields(row: dict, lookups: Lookups) -> dict:
     # Spreadsheet cells and JSON may hold numbers or nothing; compare everything as text.
     row = {key: "" if value is None else str(value) for key, value in row.items()}
     errors: dict[str, str] = {}
+    for column, value in row.items():
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL; never worth keeping
+            errors[column] = _("contains a character that is not allowed")
     code = (row.get("code") or "").strip()
     title = (row.get("title_mn") or "").strip()
     if not code:
@@ -133,6 +143,13 @@ def service_fields(row: dict, lookups: Lookups) -> dict:
     }
     for channel, attribute in CHANNELS.items():
         values[attribute] = channel in channels
+    too_long = {
+        COLUMN_OF_FIELD.get(name, name): _("is longer than %(max)s characters") % {"max": limit}
+        for name, limit in MAX_LENGTHS.items()
+        if len(values[name]) > limit
+    }
+    if too_long:
+        raise RowError(too_long)
     return values
 
 

@@ -61,11 +61,13 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
             % {"position": error.start}
         ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    # " title_mn" from a hand-edited header must still be the title column.
+    reader.fieldnames = [name.strip() for name in (reader.fieldnames or [])]
     try:
         rows = [{key: (value or "") for key, value in row.items() if key is not None} for row in reader]
     except csv.Error as error:
         raise ImportFileError(_("The CSV file is malformed: %(error)s") % {"error": error}) from None
-    return [name.strip() for name in (reader.fieldnames or [])], rows
+    return reader.fieldnames, rows
 
 
 def _read_xlsx(path: Path) -> tuple[list[str], list[dict]]:

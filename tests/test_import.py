@@ -211,3 +211,42 @@ def test_the_national_catalog_imports_with_no_errors(tmp_path):
     assert code == 0 and "created=0 updated=0 unchanged=11250 errors=0" in again
     found = [p.code for p in ServicePage.objects.live().search("иргэний үнэмлэх олгох")[:10]]
     assert "SRV-000002" in found
+
+
+def test_slugs_are_never_empty_or_shared(demo_catalog, tmp_path):
+    rows = [new_row("ҮЙЛ-Ч", "Кирилл кодтой"), new_row("NEW-7", "Нэг"), new_row("new-7", "Хоёр")]
+    _out, err, code = run_import(write_csv(tmp_path / "slugs.csv", rows))
+    assert code == 0, err
+    pages = {page.code: page for page in ServicePage.objects.filter(code__in=["ҮЙЛ-Ч", "NEW-7", "new-7"])}
+    assert pages["ҮЙЛ-Ч"].slug and not pages["ҮЙЛ-Ч"].url_path.endswith("//")
+    assert pages["NEW-7"].url_path != pages["new-7"].url_path
+    assert_tree_is_valid()
+
+
+def test_a_service_moving_to_another_agency_moves_in_the_tree(demo_catalog, tmp_path):
+    rows = demo_rows()
+    rows[0] = dict(rows[0], agency_code="ndeg")
+    _out, err, code = run_import(write_csv(tmp_path / "moved.csv", rows))
+    assert code == 0, err
+    page = ServicePage.objects.get(code=rows[0]["code"])
+    assert page.agency.code == "ndeg"
+    assert page.get_parent().specific.agency.code == "ndeg"
+    assert "/ndeg/" in page.url_path
+    assert_tree_is_valid()
+
+
+def test_too_long_values_and_nul_bytes_are_row_errors(demo_catalog, tmp_path):
+    rows = [new_row("X" * 40, "Урт код"), new_row("NUL-1", "Нул\x00тэмдэгт")]
+    _out, err, code = run_import(write_csv(tmp_path / "long.csv", rows), "--language", "en")
+    assert code == 1
+    assert "row 2, code: is longer than 32 characters" in err
+    assert "row 3, title_mn: contains a character that is not allowed" in err
+
+
+def test_spaces_around_header_names_are_ignored(demo_catalog, tmp_path):
+    path = write_csv(tmp_path / "spaced.csv", [new_row("SPACE-1", "Хоосон зайтай толгой")])
+    text = path.read_text(encoding="utf-8").split("\n", 1)
+    path.write_text(", ".join(text[0].split(",")) + "\n" + text[1], encoding="utf-8")
+    _out, err, code = run_import(path)
+    assert code == 0, err
+    assert ServicePage.objects.get(code="SPACE-1").title == "Хоосон зайтай толгой"

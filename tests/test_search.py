@@ -216,3 +216,27 @@ def test_synonym_group_saved_in_the_admin_applies_at_once(admin_client, client):
     response = admin_client.post("/admin/snippets/tumen_search/synonym/add/", {"terms": "хурим, гэрлэлт"})
     assert response.status_code == 302
     assert "DEMO-00005" in codes(api(client, q="хурим"))[:3]
+
+
+def test_paging_beyond_the_result_window_is_a_400_not_a_degraded_engine(client):
+    response = client.get("/api/v1/services/search", {"q": "лавлагаа", "page": "501", "page_size": "20"})
+    assert response.status_code == 400 and response.json()["error"]["field"] == "page"
+    assert api(client, q="лавлагаа")["degraded"] is False
+
+
+def test_a_nul_byte_is_a_400(client):
+    for params in ({"q": "a\x00b"}, {"q": "x", "agency": "ubeg\x00"}):
+        assert client.get("/api/v1/services/search", params).status_code == 400
+
+
+def test_best_bets_keep_pagination_whole(client):
+    everything = api(client, q="лавлагаа", page_size=100)
+    total = everything["count"]
+    pinned = ServicePage.objects.get(code=everything["results"][-1]["code"])  # a result from deep down
+    bet = BestBet.objects.create(query="лавлагаа")
+    BestBetService.objects.create(best_bet=bet, service=pinned)
+    pages = [api(client, q="лавлагаа", page_size=10, page=n) for n in range(1, -(-total // 10) + 1)]
+    assert {page["count"] for page in pages} == {total}
+    seen = [code for page in pages for code in codes(page)]
+    assert seen[0] == pinned.code and pages[0]["results"][0]["best_bet"] is True
+    assert len(seen) == len(set(seen)) == total
