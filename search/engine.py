@@ -7,8 +7,10 @@ control, so we send the request body ourselves through the backend's client,
 using the index column names Wagtail's mapping gives our fields.
 """
 
+import json
 from functools import lru_cache
 
+from django.conf import settings
 from wagtail.search import index as search_index
 from wagtail.search.backends import get_search_backend
 
@@ -47,8 +49,25 @@ def columns() -> tuple[dict, dict]:
     return text, filters
 
 
+_backends: dict[str, object] = {}
+
+
+def _backend():
+    """Wagtail's engine backend, one per process and configuration.
+
+    ``get_search_backend()`` builds a new client, with a new connection pool, on
+    every call: a fresh TCP connection per search. Keeping one lets the client
+    reuse its keep-alive connections.
+    """
+    config = settings.WAGTAILSEARCH_BACKENDS["default"]
+    key = json.dumps(config, sort_keys=True, default=str)
+    if key not in _backends:
+        _backends[key] = get_search_backend()
+    return _backends[key]
+
+
 def _client_and_index():
-    backend = get_search_backend()
+    backend = _backend()
     return backend.es, backend.get_index_for_model(ServicePage).name
 
 

@@ -12,6 +12,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.conf import settings
 from django.utils.html import escape
@@ -434,6 +435,12 @@ def best_bets_for(query: Query) -> list[ServicePage]:
 WORD = re.compile(r"[\w-]+", re.UNICODE)
 
 
+@lru_cache(maxsize=100_000)
+def _word_stems(word: str) -> frozenset[str]:
+    """Stems of one word of a summary; summaries repeat their words a lot, so cache them."""
+    return frozenset(stem(part) for part in skeleton(word).split())
+
+
 def highlight(text: str, q: str) -> str:
     """``text`` escaped, with the words that match a query word (same stem) in <mark>."""
     if not text:
@@ -443,8 +450,7 @@ def highlight(text: str, q: str) -> str:
         return escape(text)
     out, last = [], 0
     for match in WORD.finditer(text):
-        word_skeleton = skeleton(match.group())
-        if word_skeleton and any(stem(part) in stems for part in word_skeleton.split()):
+        if stems & _word_stems(match.group()):
             out.append(escape(text[last : match.start()]))
             out.append(f"<mark>{escape(match.group())}</mark>")
             last = match.end()
