@@ -30,14 +30,13 @@ from django.db import connection, transaction
 from django.db.models import CharField, F, OuterRef, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
-from django.utils.text import slugify
 from modelcluster.models import get_all_child_relations, get_serializable_data_for_fields
 from wagtail.models import Page, PageLogEntry, Revision
 from wagtail.search.backends import get_search_backends
 
 from search import embedded
 
-from .catalog import Lookups, RowError, ensure_agency_page, service_fields
+from .catalog import Lookups, RowError, ensure_agency_page, service_fields, unique_slug
 from .models import ServicePage
 
 BATCH_SIZE = 500
@@ -341,21 +340,6 @@ def _new_page_content(page: ServicePage) -> dict:
     for relation in get_all_child_relations(page):
         content[relation.get_accessor_name()] = []
     return content
-
-
-def unique_slug(code: str, taken: set[str]) -> str:
-    """A URL slug for ``code`` not yet used among its siblings (``taken`` is updated).
-
-    Codes may hold Cyrillic or differ only in case ("NEW-1", "new-1"); a page
-    must never get an empty slug or share a URL with its sibling.
-    """
-    base = slugify(code, allow_unicode=True) or "service"
-    slug, number = base, 1
-    while slug in taken:
-        number += 1
-        slug = f"{base}-{number}"
-    taken.add(slug)
-    return slug
 
 
 def _move_to_agency(pages: list[ServicePage], old_agencies: dict[int, int], user) -> None:

@@ -207,11 +207,27 @@ def ensure_agency_page(agency: Agency) -> AgencyPage:
     return page
 
 
+def unique_slug(code: str, taken: set[str]) -> str:
+    """A URL slug for ``code`` not yet used among its siblings (``taken`` is updated).
+
+    Codes may hold Cyrillic or differ only in case ("NEW-1", "new-1"); a page
+    must never get an empty slug or share a URL with its sibling.
+    """
+    base = slugify(code, allow_unicode=True) or "service"
+    slug, number = base, 1
+    while slug in taken:
+        number += 1
+        slug = f"{base}-{number}"
+    taken.add(slug)
+    return slug
+
+
 @transaction.atomic
 def create_service_page(values: dict) -> ServicePage:
     """Create one published service page under its agency's page (the simple path)."""
     parent = ensure_agency_page(values["agency"])
-    page = ServicePage(slug=slugify(values["code"]), **values)
+    taken = set(parent.get_children().values_list("slug", flat=True))
+    page = ServicePage(slug=unique_slug(values["code"], taken), **values)
     parent.add_child(instance=page)
     page.save_revision().publish()
     return page
