@@ -344,6 +344,17 @@ def vocabulary() -> Vocabulary:
     return _vocabulary
 
 
+def all_words_known(q: str) -> bool:
+    """Whether every word of ``q`` (or its stem) occurs in the live catalog.
+
+    The engine path asks for fuzzy (typo-tolerant) matching only when this is
+    False: fuzzy expansion is most of the engine's time, and a query whose words
+    all exist in the catalog is not misspelt in a way fuzziness would fix.
+    """
+    vocabulary_ = vocabulary()
+    return all(word in vocabulary_.df or stem(word) in vocabulary_.by_stem for word in tokens(q))
+
+
 # --- searching --------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from wagtail.search import index as search_index
 from wagtail.search.backends import get_search_backend
 
-from search import service
+from search import embedded, service
 from search.query import autocomplete_query, engine_query
 from service_pages.models import Agency, Aimag, Category, ServicePage, Soum
 
@@ -106,11 +106,12 @@ def _query_clause(q: str, strict: bool) -> dict:
     text, _cols = columns()
     if not q:
         return {"match_all": {}}
+    fuzzy = not embedded.all_words_known(q)
     alternatives = service.synonym_alternatives(q)
     if not alternatives:
-        return engine_query(q, text, strict)
-    should = [engine_query(q, text, strict)]
-    should += [{"bool": {"must": [engine_query(alt, text, strict)], "boost": 0.8}} for alt in alternatives]
+        return engine_query(q, text, strict, fuzzy)
+    should = [engine_query(q, text, strict, fuzzy)]
+    should += [{"bool": {"must": [engine_query(alt, text, strict, fuzzy)], "boost": 0.8}} for alt in alternatives]
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 

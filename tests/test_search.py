@@ -240,3 +240,11 @@ def test_best_bets_keep_pagination_whole(client):
     seen = [code for page in pages for code in codes(page)]
     assert seen[0] == pinned.code and pages[0]["results"][0]["best_bet"] is True
     assert len(seen) == len(set(seen)) == total
+
+
+def test_typo_tolerance_is_asked_for_only_when_a_word_is_unknown():
+    # The engine's fuzzy matching is its costliest part; known words do not need it.
+    assert embedded.all_words_known("гадаад паспорт") is True
+    assert embedded.all_words_known("gadaad pasport") is True  # the same words, typed in Latin
+    assert embedded.all_words_known("жолоонны үнэмлэх") is True  # a slip after the stem: the stem matches
+    assert embedded.all_words_known("жлооны үнэмлэх") is False
