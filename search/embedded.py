@@ -47,6 +47,7 @@ from django.utils.html import strip_tags
 
 from search.models import SearchIndexState, SearchTerm, SearchWord
 from search.mongolian import stem, tokens
+from service_pages.catalog import CHANNELS
 from service_pages.models import ServicePage
 
 BATCH_SIZE = 500  # pages per read/delete batch
@@ -70,7 +71,6 @@ MIN_TYPO_LENGTH = 4  # shorter words have too many neighbours to guess from
 LONG_WORD = 8  # words this long may have two typos
 MAX_EXPANSION = 12  # terms one typo or prefix may expand to
 STATE = "embedded"
-CHANNELS = {"online": "channel_online", "operator": "channel_operator", "in_person": "channel_in_person"}
 PAGE_VALUES = ("pk", "title", "title_en", "summary", "description", "keywords", "agency__name_mn",
                "agency__name_en", "aimag__name_mn", "aimag__name_en", "soum__name_mn", "soum__name_en")  # fmt: skip
 EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")

@@ -16,7 +16,7 @@ from wagtail.search.backends import get_search_backend
 
 from search import embedded, service
 from search.query import autocomplete_query, engine_query
-from service_pages.models import Agency, Aimag, Category, ServicePage, Soum
+from service_pages.models import ServicePage
 
 FACET_SIZE = 1000  # every agency, aimag and soum: no top-10 cap
 LOGICAL_FIELDS = {
@@ -77,12 +77,8 @@ def _filter_clauses(query: service.Query) -> list[dict]:
         {"term": {"_django_content_type": ServicePage._meta.app_label + "." + ServicePage.__name__}},
         {"term": {cols["live"]: True}},
     ]
-    lookups = {"agency": (Agency, "code"), "category": (Category, "slug"), "aimag": (Aimag, "code"),
-               "soum": (Soum, "code")}  # fmt: skip
-    for name, (model, key) in lookups.items():
-        value = getattr(query, name)
-        if value:
-            clauses.append({"term": {cols[name]: model.objects.get(**{key: value}).pk}})
+    for name, pk in query.ids.items():
+        clauses.append({"term": {cols[name]: pk}})
     if query.channel:
         clauses.append({"term": {cols[service.CHANNELS[query.channel][0]]: True}})
     if query.stages == "single":

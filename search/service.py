@@ -65,6 +65,8 @@ class Query:
     stages: str = ""  # single | multi
     page: int = 1
     page_size: int = 20
+    # Database ids of the agency/category/aimag/soum filters, resolved once by parse_query().
+    ids: dict = field(default_factory=dict)
 
     def filters(self) -> dict:
         """The facet filters that are set, by facet name."""
@@ -138,8 +140,11 @@ def parse_query(params) -> Query:
     }
     for name, (model, key) in lookups.items():
         value = (params.get(name) or "").strip()
-        if value and not model.objects.filter(**{key: value}).exists():
-            raise QueryError(name, _("Unknown %(name)s: %(value)s") % {"name": name, "value": value})
+        if value:
+            pk = model.objects.filter(**{key: value}).values_list("pk", flat=True).first()
+            if pk is None:
+                raise QueryError(name, _("Unknown %(name)s: %(value)s") % {"name": name, "value": value})
+            query.ids[name] = pk
         setattr(query, name, value)
     for name, allowed in (("channel", CHANNELS), ("stages", STAGES)):
         value = (params.get(name) or "").strip()
@@ -286,15 +291,7 @@ def embedded_search(query: Query, window: Window) -> Results:
 
 def embedded_filters(query: Query) -> dict:
     """The query's facet filters in the form ``embedded.search_ids`` takes (ids, not codes)."""
-    filters = {}
-    if query.agency:
-        filters["agency_id"] = Agency.objects.get(code=query.agency).pk
-    if query.category:
-        filters["category_id"] = Category.objects.get(slug=query.category).pk
-    if query.aimag:
-        filters["aimag_id"] = Aimag.objects.get(code=query.aimag).pk
-    if query.soum:
-        filters["soum_id"] = Soum.objects.get(code=query.soum).pk
+    filters = {f"{name}_id": pk for name, pk in query.ids.items()}
     if query.channel:
         filters["channel"] = query.channel
     if query.stages:
