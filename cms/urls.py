@@ -1,11 +1,12 @@
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
-from django.urls import include, path
+from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms.health import healthz
+from cms.media import public_media
 from search import views as search_views
 
 urlpatterns = [
@@ -13,21 +14,22 @@ urlpatterns = [
     path("api/v1/services/search", search_views.api_search, name="api_search"),
     path("api/v1/services/autocomplete", search_views.api_autocomplete, name="search_autocomplete"),
     path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),
+    path("api/v1/", include("form_builder.api_urls")),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 if settings.DEBUG:
-    from django.conf.urls.static import static
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += [re_path(r"^%s(?P<path>.*)$" % settings.MEDIA_URL.lstrip("/"), public_media)]
 
 # Public pages: Mongolian (the default) without a prefix, English under /en/.
 urlpatterns += i18n_patterns(
     path("search/", search_views.search_page, name="search"),
+    path("", include("form_builder.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=False,
 )

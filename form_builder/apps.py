@@ -7,3 +7,11 @@ class FormBuilderConfig(AppConfig):
 
     name = "form_builder"
     verbose_name = _("Forms and submissions")
+
+    def ready(self):
+        from wagtail.signals import published
+
+        from .models import FormDefinition
+        from .signals import freeze_published_form
+
+        published.connect(freeze_published_form, sender=FormDefinition, dispatch_uid="tumen_freeze_form")

@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from . import validators
+from .uploads import ContentTypeValidator
 
 EMPTY_VALUES = (None, "", [], (), {})
 
@@ -441,11 +442,28 @@ class MaxFileSizeValidator:
         return isinstance(other, MaxFileSizeValidator) and other.max_size_mb == self.max_size_mb
 
 
-class FileFieldType(FieldType):
-    """An attached file. Declares its limits (``max_size_mb``, ``allowed_types`` as extensions).
+class FirstFailure:
+    """Run validators in order and report only the first problem (a 300 MB "photo.exe" is refused
+    for its extension, not also for its size and content)."""
 
-    Storing uploads comes with submissions; for now ``clean()`` validates an uploaded file and
-    returns its metadata ``{"name", "size", "content_type"}``, which is what the schema describes.
+    def __init__(self, *validators):
+        self.validators = validators
+
+    def __call__(self, value):
+        for validator in self.validators:
+            validator(value)
+
+    def __eq__(self, other):
+        return isinstance(other, FirstFailure) and other.validators == self.validators
+
+
+class FileFieldType(FieldType):
+    """An attached file, limited by ``max_size_mb`` and ``allowed_types`` (extensions).
+
+    The type is judged by the file's content (:mod:`form_builder.uploads`), not by its name or the
+    client's Content-Type. ``clean()`` returns the metadata ``{"name", "size", "content_type"}``
+    the schema describes; the submission stores the file itself (``StoredFile``) and adds its
+    ``id`` and ``sha256`` to that metadata.
     """
 
     key = "file"
@@ -464,6 +482,8 @@ class FileFieldType(FieldType):
                 "name": {"type": "string", "maxLength": 255},
                 "size": {"type": "integer", "minimum": 0, "maximum": int(max_size_mb * 1024 * 1024)},
                 "content_type": {"type": "string"},
+                "id": {"type": "string", "format": "uuid"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
             },
             "required": ["name", "size", "content_type"],
             "x-max-size-mb": max_size_mb,
@@ -475,7 +495,9 @@ class FileFieldType(FieldType):
         max_size_mb, allowed = self._limits(options)
         field = forms.FileField(
             max_length=255,
-            validators=[FileExtensionValidator(allowed), MaxFileSizeValidator(max_size_mb)],
+            validators=[
+                FirstFailure(FileExtensionValidator(allowed), MaxFileSizeValidator(max_size_mb), ContentTypeValidator(allowed))
+            ],
             **self.field_kwargs(options),
         )
         field.widget.attrs["accept"] = ",".join(f".{ext}" for ext in allowed)
@@ -487,7 +509,8 @@ class FileFieldType(FieldType):
         return {
             "name": os.path.basename(cleaned.name),
             "size": cleaned.size,
-            "content_type": getattr(cleaned, "content_type", None) or "application/octet-stream",
+            # The type its content was found to be (ContentTypeValidator), not what the client said.
+            "content_type": getattr(cleaned, "sniffed_type", None) or "application/octet-stream",
         }
 
 

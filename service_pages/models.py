@@ -109,8 +109,23 @@ class Category(models.Model):
     name_mn = models.CharField(_("name (Mongolian)"), max_length=255)
     name_en = models.CharField(_("name (English)"), max_length=255, blank=True)
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+    default_form = models.ForeignKey(
+        "form_builder.FormDefinition",
+        verbose_name=_("default application form"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="categories",
+        help_text=_("The form of this category's services that have none of their own."),
+    )
 
-    panels = [FieldPanel("slug"), FieldPanel("name_mn"), FieldPanel("name_en"), FieldPanel("sort_order")]
+    panels = [
+        FieldPanel("slug"),
+        FieldPanel("name_mn"),
+        FieldPanel("name_en"),
+        FieldPanel("sort_order"),
+        FieldPanel("default_form"),
+    ]
 
     class Meta:
         verbose_name = _("category")
@@ -189,6 +204,20 @@ class ServicePage(Page):
     )
     xyp_code = models.CharField(_("ХУР (XYP) operation"), max_length=64, blank=True)
     keywords = models.CharField(_("keywords"), max_length=500, blank=True, help_text=_("Separated by ' | '."))
+    accepts_applications = models.BooleanField(
+        _("accepts applications"),
+        default=True,
+        help_text=_("Untick to close applications (the page stays published) while the service is suspended."),
+    )
+    form_definition = models.ForeignKey(
+        "form_builder.FormDefinition",
+        verbose_name=_("application form"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="services",
+        help_text=_("Leave empty to use the category's form, or else the default application form."),
+    )
 
     content_panels = Page.content_panels + [
         FieldPanel("code"),
@@ -207,6 +236,9 @@ class ServicePage(Page):
         FieldRowPanel([FieldPanel("aimag"), FieldPanel("soum")]),
         FieldPanel("xyp_code"),
         FieldPanel("keywords"),
+        MultiFieldPanel(
+            [FieldPanel("accepts_applications"), FieldPanel("form_definition")], heading=_("Application form")
+        ),
     ]
 
     # What the search engines index. The text fields carry a stemmed sub-field

@@ -172,3 +172,21 @@ LOGGING = {
 TUMEN_SITE_NAME = _("Tumen: public services")
 # Largest catalog spreadsheet accepted by import_services and the admin import.
 TUMEN_IMPORT_MAX_BYTES = env_int("TUMEN_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+
+# --- Forms and submissions --------------------------------------------------
+# Uploads live here, outside every public URL; staff download them through the admin.
+TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
+# Saved drafts (save and resume) are deleted this many days after their last save.
+TUMEN_DRAFT_TTL_DAYS = env_int("TUMEN_DRAFT_TTL_DAYS", 30)
+TUMEN_UPLOAD_MAX_FILES = env_int("TUMEN_UPLOAD_MAX_FILES", 10)
+TUMEN_UPLOAD_MAX_TOTAL_MB = env_int("TUMEN_UPLOAD_MAX_TOTAL_MB", 50)
+# Rate limits as "<count>/<period>" (s, m, h, d); "0" switches one off. Soum offices submit for
+# many citizens from one address, so the per-address limit is generous.
+TUMEN_RATE_PER_IP = env_str("TUMEN_RATE_PER_IP", "60/m")
+TUMEN_RATE_PER_SERVICE = env_str("TUMEN_RATE_PER_SERVICE", "1200/m")
+TUMEN_RATE_LOOKUPS = env_str("TUMEN_RATE_LOOKUPS", "60/m")
+# Behind N reverse proxies, the client address is the Nth from the right of X-Forwarded-For.
+TUMEN_TRUSTED_PROXIES = env_int("TUMEN_TRUSTED_PROXIES", 0)
+# Uploads bigger than this go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -1,0 +1,11 @@
+"""Headless API routes (outside i18n_patterns; the language comes from Accept-Language)."""
+
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("services/<str:code>/form", api.service_form, name="api_service_form"),
+    path("services/<str:code>/submissions", api.create_submission, name="api_submissions"),
+    path("submissions/<str:tracking_code>", api.submission_status, name="api_submission_status"),
+]

@@ -1,0 +1,238 @@
+"""Accepting an application: one function used by the HTML steps, the JSON API and operators.
+
+:func:`submit` validates every answer against the frozen form version, then writes in *one*
+transaction the submission, its first status event, its files and the outbox event the delivery
+plugins pick up. Either all of it is stored or none of it (uploaded files written before a
+failed transaction are removed again), so a citizen who was given a tracking code has a
+submission that will be delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Draft,
+    FormVersion,
+    OutboxEvent,
+    Source,
+    Status,
+    StoredFile,
+    Submission,
+    SubmissionEvent,
+    form_for_service,
+    new_tracking_code,
+)
+
+
+class ServiceUnavailable(Exception):
+    """The service cannot be applied for (unpublished, closed, or without a form)."""
+
+    def __init__(self, message, code):
+        super().__init__(str(message))
+        self.message, self.code = message, code
+
+
+class InvalidSubmission(Exception):
+    """Answers refused; ``errors`` maps field keys (or ``"__all__"``) to ValidationErrors."""
+
+    def __init__(self, errors: dict[str, list[ValidationError]]):
+        super().__init__(f"invalid answers: {', '.join(errors)}")
+        self.errors = errors
+
+
+@dataclass
+class Application:
+    """What a citizen applies to: a service that accepts applications, and its current form."""
+
+    service: object
+    version: FormVersion
+
+
+def application_for(service) -> Application:
+    """The service's current form version, or :class:`ServiceUnavailable` saying why not."""
+    if service is None or not service.live:
+        raise ServiceUnavailable(_("This service is not published, so it cannot be applied for."), "service_unpublished")
+    if not service.accepts_applications or not (service.channel_online or service.channel_operator):
+        raise ServiceUnavailable(_("This service does not take applications online."), "service_closed")
+    definition = form_for_service(service)
+    version = definition.current_version if definition else None
+    if version is None:
+        raise ServiceUnavailable(_("This service has no application form yet."), "no_form")
+    return Application(service=service, version=version)
+
+
+def file_limit_errors(files: dict) -> dict[str, list[ValidationError]]:
+    """Limits over the whole submission (per-file limits belong to each file question)."""
+    uploads = [upload for upload in files.values() if upload is not None]
+    if len(uploads) > settings.TUMEN_UPLOAD_MAX_FILES:
+        return {
+            "__all__": [
+                ValidationError(
+                    _("Too many files: at most %(max)s files per application."),
+                    code="too_many_files",
+                    params={"max": settings.TUMEN_UPLOAD_MAX_FILES},
+                )
+            ]
+        }
+    if sum(upload.size for upload in uploads) > settings.TUMEN_UPLOAD_MAX_TOTAL_MB * 1024 * 1024:
+        return {
+            "__all__": [
+                ValidationError(
+                    _("The files are too large together: at most %(max)s MB per application."),
+                    code="files_too_large",
+                    params={"max": settings.TUMEN_UPLOAD_MAX_TOTAL_MB},
+                )
+            ]
+        }
+    return {}
+
+
+def store_upload(upload, field_key: str, *, draft=None) -> StoredFile:
+    """Write one validated upload to private storage under a random name."""
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    stored = StoredFile(
+        draft=draft,
+        field_key=field_key,
+        name=upload.name.rsplit("/", 1)[-1][:255],
+        size=upload.size,
+        content_type=getattr(upload, "sniffed_type", "") or "application/octet-stream",
+        sha256=digest.hexdigest(),
+    )
+    stored.file.save("upload", upload, save=False)
+    return stored
+
+
+def validate_answers(version: FormVersion, data, files=None, *, stored_files=None):
+    """``(answers, errors)`` for the whole form, including unknown keys and file limits."""
+    files = files or {}
+    if not isinstance(data, dict):
+        return {}, {"__all__": [ValidationError(_("The answers must be a JSON object."), code="invalid_data")]}
+    spec = version.spec
+    answers, errors = spec.validate(data, files, stored_files=stored_files)
+    unknown = spec.unknown_keys({**data, **files})
+    if unknown:
+        errors.setdefault("__all__", []).append(
+            ValidationError(
+                _("Unknown questions: %(keys)s."), code="unknown_field", params={"keys": ", ".join(unknown)[:500]}
+            )
+        )
+    for key, problems in file_limit_errors(files).items():
+        errors.setdefault(key, []).extend(problems)
+    return answers, errors
+
+
+def _create_with_unique_code(**fields) -> Submission:
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Submission.objects.create(tracking_code=new_tracking_code(), **fields)
+        except IntegrityError:
+            continue  # 40 random bits: a clash is rare, two in a row almost impossible
+    raise RuntimeError("could not draw a free tracking code")
+
+
+def submit(
+    application: Application,
+    data,
+    files=None,
+    *,
+    source: str = Source.WEB,
+    draft: Draft | None = None,
+    operator=None,
+    language: str | None = None,
+) -> Submission:
+    """Validate and store a submission with its outbox event; raise :class:`InvalidSubmission`."""
+    files = {key: upload for key, upload in (files or {}).items() if upload is not None}
+    stored_files = {}
+    if draft is not None:
+        stored_files = {item.field_key: item.metadata() for item in draft.files.all()}
+    answers, errors = validate_answers(application.version, data, files, stored_files=stored_files)
+    if errors:
+        raise InvalidSubmission(errors)
+
+    written = []
+    try:
+        for key, upload in files.items():
+            written.append(store_upload(upload, key))
+            answers[key] = written[-1].metadata()
+        with transaction.atomic():
+            service = application.service
+            submission = _create_with_unique_code(
+                service=service,
+                service_code=service.code,
+                service_title=service.title[:255],
+                agency_id=service.agency_id,
+                form_version=application.version,
+                data=answers,
+                source=source,
+                language=(language or translation.get_language() or "mn")[:8],
+                applicant_register_number=_register_number_of(application.version, answers),
+                operator=operator,
+            )
+            for stored in written:
+                stored.submission = submission
+                stored.save()
+            if draft is not None:
+                kept = {item["id"] for item in answers.values() if isinstance(item, dict) and "id" in item}
+                draft.files.filter(pk__in=kept).update(submission=submission, draft=None)
+                replaced = list(draft.files.all())  # uploads the citizen replaced later
+                transaction.on_commit(lambda: [item.file.delete(save=False) for item in replaced])
+                StoredFile.objects.filter(pk__in=[item.pk for item in replaced]).delete()
+                draft.delete()
+            SubmissionEvent.objects.create(submission=submission, status=Status.RECEIVED, actor="tumen")
+            OutboxEvent.objects.create(submission=submission, topic="submission.received")
+    except BaseException:
+        for stored in written:
+            stored.file.delete(save=False)
+        raise
+    return submission
+
+
+def _register_number_of(version: FormVersion, answers: dict) -> str:
+    """The applicant's register number (the form's first register-number question), for look-ups."""
+    for spec_field in version.spec.answer_fields():
+        if spec_field.type == "register_number" and answers.get(spec_field.key):
+            return answers[spec_field.key]
+    return ""
+
+
+def errors_as_json(errors: dict[str, list[ValidationError]]) -> dict:
+    """Per-field errors in both languages, as the API returns them."""
+    result = {}
+    for key, problems in errors.items():
+        items = []
+        for problem in problems:
+            for error in getattr(problem, "error_list", [problem]):
+                message = {}
+                for language in ("mn", "en"):
+                    with translation.override(language):
+                        text = error.message % error.params if error.params else error.message
+                        message[language] = str(text)
+                items.append({"code": error.code or "invalid", "message": message})
+        result[key] = items
+    return result
+
+
+def purge_expired_drafts(now=None) -> int:
+    """Delete drafts past their expiry with their files; return how many went."""
+    now = now or timezone.now()
+    count = 0
+    for draft in Draft.objects.filter(expires_at__lte=now).iterator():
+        for stored in StoredFile.objects.filter(draft=draft, submission__isnull=True):
+            stored.file.delete(save=False)
+            stored.delete()
+        draft.delete()
+        count += 1
+    return count

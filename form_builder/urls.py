@@ -1,0 +1,18 @@
+"""Public application pages (mounted inside i18n_patterns: Mongolian at /, English at /en/)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("apply/<str:code>/", views.start, name="form_start"),
+    path("apply/<str:code>/step/<int:number>/", views.step, name="form_step"),
+    path("apply/<str:code>/review/", views.review, name="form_review"),
+    path("apply/<str:code>/saved/", views.saved, name="form_saved"),
+    path("resume/", views.resume, name="form_resume"),
+    path("resume/<str:resume_code>/", views.resume, name="form_resume_link"),
+    path("receipt/<str:tracking_code>/", views.receipt, name="form_receipt"),
+    path("receipt/<str:tracking_code>/download/", views.receipt_download, name="form_receipt_download"),
+    path("track/", views.track, name="track"),
+    path("track/<str:tracking_code>/", views.track_status, name="track_status"),
+]

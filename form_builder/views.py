@@ -1,0 +1,432 @@
+"""The citizen's application in HTML: steps, check your answers, receipt, save and resume, tracking.
+
+Works without JavaScript: every step is a server-side page whose answers are saved in a
+:class:`~form_builder.models.Draft` (so "back" and "save for later" never lose them), and
+validation is :meth:`FormSpec.validate`, the same as the API's. ``form.js`` only hides questions
+whose conditions do not hold and narrows the soum list to the chosen aimag.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.forms.utils import ErrorDict, ErrorList
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from service_pages.models import ServicePage
+
+from . import ratelimit
+from .api import find_submission
+from .display import answer_rows
+from .models import Draft, Source, Submission
+from .spec import FormSpec, localized
+from .submissions import (
+    Application,
+    InvalidSubmission,
+    ServiceUnavailable,
+    application_for,
+    file_limit_errors,
+    store_upload,
+    submit,
+)
+
+SESSION_DRAFTS = "tumen_drafts"
+SESSION_RECEIPTS = "tumen_receipts"
+HONEYPOT = "website"
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _service_or_404(code):
+    return get_object_or_404(
+        ServicePage.objects.select_related("agency", "category__default_form", "form_definition"), code=code
+    )
+
+
+def _unavailable(request, service, error: ServiceUnavailable, status=409):
+    return render(request, "form_builder/unavailable.html", {"service": service, "message": error.message}, status=status)
+
+
+def _draft_for(request, service) -> Draft | None:
+    draft_id = request.session.get(SESSION_DRAFTS, {}).get(service.code)
+    if not draft_id:
+        return None
+    draft = Draft.objects.filter(pk=draft_id, service=service).select_related("form_version").first()
+    if draft is None or draft.expired:
+        return None
+    return draft
+
+
+def _remember_draft(request, draft: Draft):
+    drafts = dict(request.session.get(SESSION_DRAFTS, {}))
+    drafts[draft.service.code] = str(draft.pk)
+    request.session[SESSION_DRAFTS] = drafts
+
+
+def _forget_draft(request, service):
+    drafts = dict(request.session.get(SESSION_DRAFTS, {}))
+    drafts.pop(service.code, None)
+    request.session[SESSION_DRAFTS] = drafts
+
+
+def _new_draft(service, version) -> Draft:
+    return Draft.objects.create(
+        service=service,
+        form_version=version,
+        expires_at=timezone.now() + datetime.timedelta(days=settings.TUMEN_DRAFT_TTL_DAYS),
+    )
+
+
+def _touch(draft: Draft):
+    draft.expires_at = timezone.now() + datetime.timedelta(days=settings.TUMEN_DRAFT_TTL_DAYS)
+    draft.save()
+
+
+def _step_form(spec: FormSpec, index: int, answers: dict, *, data=None, files=None, errors=None, language=None):
+    """A Django form for rendering one step (validation is the spec's, not this form's)."""
+    form = forms.Form(data=data, files=files, prefix=None)
+    for spec_field in spec.steps[index].fields:
+        if not spec_field.has_answer:
+            continue
+        field = spec_field.form_field(answers, language)
+        if spec_field.type == "file":
+            field.widget = forms.FileInput(attrs=field.widget.attrs)
+            field.required = field.required and spec_field.key not in answers
+        field.initial = answers.get(spec_field.key)
+        field.widget.attrs["aria-describedby"] = f"help-{spec_field.key}"
+        form.fields[spec_field.key] = field
+    if data is not None:
+        form._errors = ErrorDict({key: ErrorList(problems) for key, problems in (errors or {}).items()})
+        form.cleaned_data = {}
+    return form
+
+
+def _posted_values(spec: FormSpec, index: int, request, answers: dict, language) -> dict:
+    """Raw answers of one step from the POST, read through each field's own widget."""
+    values = {}
+    for spec_field in spec.steps[index].fields:
+        if not spec_field.has_answer or spec_field.type == "file":
+            continue
+        widget = spec_field.form_field(answers, language).widget
+        values[spec_field.key] = widget.value_from_datadict(request.POST, request.FILES, spec_field.key)
+    return values
+
+
+def _next_step(spec: FormSpec, answers: dict, index: int) -> int | None:
+    later = [i for i in spec.active_steps(answers) if i > index]
+    return later[0] if later else None
+
+
+def _previous_step(spec: FormSpec, answers: dict, index: int) -> int | None:
+    earlier = [i for i in spec.active_steps(answers) if i < index]
+    return earlier[-1] if earlier else None
+
+
+def _step_url(service, index):
+    return reverse("form_step", args=[service.code, index + 1])
+
+
+def _file_answers(draft: Draft) -> dict:
+    return {item.field_key: item.metadata() for item in draft.files.all()}
+
+
+def _context(service, application, draft, **extra):
+    spec = application.version.spec
+    language = translation.get_language()
+    answers = draft.data if draft else {}
+    active = spec.active_steps(answers)
+    steps = [{"number": i + 1, "title": localized(step.title, language), "index": i} for i, step in enumerate(spec.steps) if i in active]
+    return {"service": service, "spec": spec, "draft": draft, "steps": steps, "honeypot": HONEYPOT, **extra}
+
+
+# -- steps -------------------------------------------------------------------------------------
+
+
+def start(request, code):
+    """``/apply/<code>/``: continue a draft where it was left, or begin at the first step."""
+    service = _service_or_404(code)
+    draft = _draft_for(request, service)
+    return redirect(_step_url(service, draft.step if draft else 0))
+
+
+def _application(service, draft) -> Application:
+    application = application_for(service)
+    if draft is not None:  # a started application keeps the version it began with
+        application = Application(service=service, version=draft.form_version)
+    return application
+
+
+@require_http_methods(["GET", "POST"])
+def step(request, code, number):
+    service = _service_or_404(code)
+    draft = _draft_for(request, service)
+    try:
+        application = _application(service, draft)
+    except ServiceUnavailable as error:
+        return _unavailable(request, service, error)
+    spec = application.version.spec
+    language = translation.get_language()
+    index = number - 1
+    answers = dict(draft.data) if draft else {}
+    if not 0 <= index < len(spec.steps) or index not in spec.active_steps(answers):
+        return redirect(_step_url(service, draft.step if draft else 0))
+
+    if request.method == "GET":
+        form = _step_form(spec, index, answers, language=language)
+        return _render_step(request, service, application, draft, index, form)
+
+    if request.POST.get(HONEYPOT):
+        return render(request, "form_builder/refused.html", {"service": service}, status=400)
+    action = request.POST.get("action", "next")
+    posted = _posted_values(spec, index, request, answers, language)
+    files = {
+        f.key: request.FILES[f.key] for f in spec.steps[index].fields if f.type == "file" and f.key in request.FILES
+    }
+    stored = {key: value for key, value in answers.items() if key in {f.key for f in spec.file_fields()}}
+    cleaned, errors = spec.validate({**answers, **posted}, files, stored_files=stored, steps={index}, language=language)
+    errors.update(file_limit_errors(files))
+    if errors and action == "next":
+        form = _step_form(spec, index, answers, data=request.POST, files=request.FILES, errors=errors, language=language)
+        return _render_step(request, service, application, draft, index, form, status=400)
+
+    # Keep what is valid (all of it when moving on; the valid part when going back or saving).
+    if draft is None:
+        draft = _new_draft(service, application.version)
+        _remember_draft(request, draft)
+    step_keys = {f.key for f in spec.steps[index].fields}
+    data = {key: value for key, value in draft.data.items() if key not in step_keys or key in errors}
+    for key in step_keys:
+        if key in cleaned and key not in errors and key not in files:
+            data[key] = cleaned[key]
+    for key, upload in files.items():
+        if key in errors:
+            continue
+        for old in draft.files.filter(field_key=key):
+            old.file.delete(save=False)
+            old.delete()
+        stored_file = store_upload(upload, key, draft=draft)
+        stored_file.save()
+        data[key] = stored_file.metadata()
+    draft.data = data
+    following = _next_step(spec, data, index)
+    if action == "back":
+        previous = _previous_step(spec, data, index)
+        draft.step = index if previous is None else previous
+    elif action == "save":
+        draft.step = index
+    else:
+        draft.step = index if following is None else following
+    _touch(draft)
+
+    if action == "save":
+        resume_code = draft.issue_resume_code()
+        request.session["tumen_resume_code"] = resume_code
+        return redirect("form_saved", code=service.code)
+    if action == "back":
+        return redirect(_step_url(service, draft.step))
+    if following is None:
+        return redirect("form_review", code=service.code)
+    return redirect(_step_url(service, following))
+
+
+def _render_step(request, service, application, draft, index, form, status=200):
+    spec = application.version.spec
+    language = translation.get_language()
+    step_spec = spec.steps[index]
+    answers = draft.data if draft else {}
+    items = []
+    for spec_field in step_spec.fields:
+        item = {
+            "spec": spec_field,
+            "label": localized(spec_field.label, language),
+            "help_text": localized(spec_field.help_text, language),
+            "show_if": spec_field.show_if,
+        }
+        if spec_field.has_answer:
+            item["bound"] = form[spec_field.key]
+            item["current_file"] = answers.get(spec_field.key) if spec_field.type == "file" else None
+            item["required"] = form.fields[spec_field.key].required
+        items.append(item)
+    context = _context(
+        service,
+        application,
+        draft,
+        form=form,
+        items=items,
+        index=index,
+        number=index + 1,
+        step_title=localized(step_spec.title, language),
+        has_previous=_previous_step(spec, answers, index) is not None,
+        has_files=any(f.type == "file" for f in step_spec.fields),
+    )
+    return render(request, "form_builder/step.html", context, status=status)
+
+
+# -- check your answers and submit ---------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def review(request, code):
+    service = _service_or_404(code)
+    draft = _draft_for(request, service)
+    if draft is None:
+        return redirect("form_start", code=service.code)
+    try:
+        application = _application(service, draft)
+    except ServiceUnavailable as error:
+        return _unavailable(request, service, error)
+    spec = application.version.spec
+    file_keys = {f.key for f in spec.file_fields()}
+    data = {key: value for key, value in draft.data.items() if key not in file_keys}
+    stored = {key: value for key, value in draft.data.items() if key in file_keys}
+    answers, errors = spec.validate(data, stored_files=stored)
+    status = 200
+    if request.method == "POST" and not errors:
+        if request.POST.get(HONEYPOT):
+            return render(request, "form_builder/refused.html", {"service": service}, status=400)
+        verdict = ratelimit.check_submission(request, service.code)
+        if not verdict.allowed:
+            response = render(request, "form_builder/throttled.html", {"service": service, "seconds": verdict.retry_after}, status=429)
+            response["Retry-After"] = str(verdict.retry_after)
+            return response
+        try:
+            submission = submit(application, data, draft=draft, source=Source.WEB, language=translation.get_language())
+        except InvalidSubmission as invalid:
+            errors = invalid.errors
+            status = 400
+        else:
+            _forget_draft(request, service)
+            receipts = [*request.session.get(SESSION_RECEIPTS, [])[-19:], submission.tracking_code]
+            request.session[SESSION_RECEIPTS] = receipts
+            return redirect("form_receipt", tracking_code=submission.tracking_code)
+    elif request.method == "POST":
+        status = 400
+    language = translation.get_language()
+    rows = answer_rows(spec, answers, language)
+    problem_steps = sorted({i for i, s in enumerate(spec.steps) for f in s.fields if f.key in errors})
+    error_items = [
+        {"label": localized(spec.fields[key].label, language) if key in spec.fields else "", "messages": [m for e in problems for m in e.messages],
+         "url": _step_url(service, next((i for i, s in enumerate(spec.steps) if key in {f.key for f in s.fields}), 0))}
+        for key, problems in errors.items()
+    ]  # fmt: skip
+    context = _context(
+        service,
+        application,
+        draft,
+        rows=[{"row": row, "url": _step_url(service, row.step)} for row in rows],
+        errors=error_items,
+        problem_steps=problem_steps,
+    )
+    return render(request, "form_builder/review.html", context, status=status)
+
+
+# -- receipt -----------------------------------------------------------------------------------
+
+
+def _own_submission(request, tracking_code) -> Submission:
+    """Only the browser session that made a submission sees its answers on the receipt."""
+    if tracking_code not in request.session.get(SESSION_RECEIPTS, []):
+        raise Http404
+    return get_object_or_404(Submission.objects.select_related("form_version", "agency"), tracking_code=tracking_code)
+
+
+def receipt(request, tracking_code):
+    submission = _own_submission(request, tracking_code)
+    rows = answer_rows(submission.spec, submission.data, translation.get_language())
+    return render(request, "form_builder/receipt.html", {"submission": submission, "rows": rows})
+
+
+def receipt_download(request, tracking_code):
+    """The receipt as a plain-text file the citizen keeps (printing the page is the other way)."""
+    submission = _own_submission(request, tracking_code)
+    rows = answer_rows(submission.spec, submission.data, translation.get_language())
+    lines = [
+        _("Application receipt"),
+        "",
+        f"{_('Tracking code')}: {submission.tracking_code}",
+        f"{_('Service')}: {submission.service_title} ({submission.service_code})",
+        f"{_('Agency')}: {submission.agency.name_mn if submission.agency else ''}",
+        f"{_('Submitted')}: {timezone.localtime(submission.submitted_at):%Y-%m-%d %H:%M}",
+        f"{_('Follow its status at')}: {request.build_absolute_uri(reverse('track_status', args=[submission.tracking_code]))}",
+        "",
+        *[f"{row.label}: {row.text}" for row in rows],
+        "",
+    ]
+    response = HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{submission.tracking_code}.txt"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# -- save and resume ---------------------------------------------------------------------------
+
+
+def saved(request, code):
+    service = _service_or_404(code)
+    draft = _draft_for(request, service)
+    resume_code = request.session.pop("tumen_resume_code", None)
+    if draft is None or resume_code is None:
+        return redirect("form_start", code=service.code)
+    link = request.build_absolute_uri(reverse("form_resume_link", args=[resume_code]))
+    return render(request, "form_builder/saved.html", {"service": service, "draft": draft, "resume_code": resume_code, "link": link})
+
+
+@require_http_methods(["GET", "POST"])
+def resume(request, resume_code=""):
+    """Enter (or follow a link with) a one-time code to continue a saved application here.
+
+    A link only shows a button: mail and chat apps open links to preview them, and a GET
+    that used the code up would leave the citizen with a dead link.
+    """
+    error = None
+    if request.method == "POST":
+        verdict = ratelimit.check_lookup(request, "resume")
+        code = request.POST.get("code", "")
+        draft = Draft.objects.filter(resume_token_hash=Draft.hash_token(code)).select_related("service").first() if code.strip() else None
+        if not verdict.allowed:
+            error = _("Too many attempts. Try again in %(seconds)s seconds.") % {"seconds": verdict.retry_after}
+        elif draft is None:
+            error = _("This code is not valid or was already used. A saved application gets a new code each time it is saved.")
+        elif draft.expired:
+            error = _("This saved application has expired.")
+        else:
+            draft.resume_token_hash = None  # one-time: the code is used up
+            _touch(draft)
+            _remember_draft(request, draft)
+            messages.success(request, _("Welcome back. Your answers are as you left them."))
+            return redirect(_step_url(draft.service, draft.step))
+    return render(request, "form_builder/resume.html", {"resume_code": resume_code, "error": error}, status=400 if error else 200)
+
+
+# -- tracking ----------------------------------------------------------------------------------
+
+
+def track(request):
+    code = request.GET.get("code", "").strip()
+    if code:
+        return redirect("track_status", tracking_code=code[:40])
+    return render(request, "form_builder/track.html", {})
+
+
+def track_status(request, tracking_code):
+    verdict = ratelimit.check_lookup(request, "track")
+    if not verdict.allowed:
+        response = render(request, "form_builder/throttled.html", {"seconds": verdict.retry_after}, status=429)
+        response["Retry-After"] = str(verdict.retry_after)
+        return response
+    submission = find_submission(tracking_code)
+    if submission is None:
+        return render(request, "form_builder/track.html", {"code": tracking_code, "not_found": True}, status=404)
+    if submission.tracking_code != tracking_code:
+        return HttpResponseRedirect(reverse("track_status", args=[submission.tracking_code]))
+    return render(request, "form_builder/track_status.html", {"submission": submission, "events": submission.events.all()})
+

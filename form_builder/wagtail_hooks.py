@@ -1,0 +1,151 @@
+"""Admin for forms and submissions, following Wagtail's viewset conventions.
+
+- "Application forms": form definitions as snippets with drafts, revisions, publishing and
+  locking; publishing freezes a new :class:`FormVersion`.
+- "Submissions": a listing filterable by status, agency, service and date, exportable to CSV
+  and XLSX (Wagtail's ``list_export``), an inspect view with the answers, files and timeline,
+  and an edit view that only changes the status (and records it on the timeline).
+- Uploaded files are downloaded through :func:`download_file`, which checks the permission.
+"""
+
+import django_filters
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.views.generic import EditView, InspectView
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet
+
+from service_pages.models import Agency
+
+from .display import answer_rows
+from .models import FormDefinition, Status, StoredFile, Submission
+
+
+class FormDefinitionViewSet(SnippetViewSet):
+    model = FormDefinition
+    icon = "form"
+    menu_label = _("Application forms")
+    menu_order = 210
+    add_to_admin_menu = True
+    list_display = ["name", "slug", "is_default", "live", "updated_at"]
+    search_fields = ["name", "slug"]
+
+
+register_snippet(FormDefinitionViewSet)
+
+
+class SubmissionFilterSet(WagtailFilterSet):
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=Status.choices)
+    agency = django_filters.ModelChoiceFilter(label=_("Agency"), queryset=Agency.objects.order_by("name_mn"))
+    service_code = django_filters.CharFilter(label=_("Service code"), lookup_expr="iexact")
+    submitted_at = django_filters.DateFromToRangeFilter(label=_("Submitted"), widget=DateRangePickerWidget)
+
+    class Meta:
+        model = Submission
+        fields = ["status", "agency", "service_code", "submitted_at", "source"]
+
+
+class SubmissionPermissionPolicy(ModelPermissionPolicy):
+    """Submissions are made by citizens, never created, copied or deleted in the admin."""
+
+    def user_has_permission(self, user, action):
+        if action in ("add", "delete", "copy"):
+            return False
+        return super().user_has_permission(user, action)
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+
+register_permission_policy(Submission, SubmissionPermissionPolicy(Submission))
+
+
+class SubmissionInspectView(InspectView):
+    template_name = "form_builder/admin/submission_inspect.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        submission = self.object
+        context["rows"] = answer_rows(submission.spec, submission.data)
+        context["files"] = [
+            {"file": item, "url": reverse("form_builder_download_file", args=[item.pk])} for item in submission.files.all()
+        ]
+        context["events"] = submission.events.all()
+        return context
+
+
+class SubmissionStatusView(EditView):
+    """Editing a submission means changing its status; each change goes on the timeline."""
+
+    def save_instance(self):
+        submission = self.form.instance
+        changed = "status" in self.form.changed_data
+        submission.save(update_fields=["status", "updated_at"])
+        if changed:
+            submission.events.create(status=submission.status, actor=self.request.user.get_username())
+        return submission
+
+
+class SubmissionViewSet(ModelViewSet):
+    model = Submission
+    icon = "tasks"
+    menu_label = _("Submissions")
+    menu_order = 220
+    add_to_admin_menu = True
+    list_display = ["tracking_code", "service_title", "agency", "status", "source", "submitted_at"]
+    list_filter = SubmissionFilterSet
+    filterset_class = SubmissionFilterSet
+    search_fields = ["tracking_code", "service_code", "service_title", "applicant_register_number"]
+    list_export = [
+        "tracking_code",
+        "service_code",
+        "service_title",
+        "agency",
+        "status",
+        "source",
+        "submitted_at",
+        "applicant_register_number",
+        "form_version",
+        "data",
+    ]
+    export_filename = "submissions"
+    inspect_view_enabled = True
+    inspect_view_class = SubmissionInspectView
+    edit_view_class = SubmissionStatusView
+    copy_view_enabled = False
+    form_fields = ["status"]
+
+    def get_queryset(self, request):
+        return Submission.objects.select_related("agency", "form_version__definition")
+
+
+@hooks.register("register_admin_viewset")
+def register_submission_viewset():
+    return SubmissionViewSet("submissions")
+
+
+@login_required
+def download_file(request, file_id):
+    """Staff who may see submissions download their files; nobody else, and never by URL guess."""
+    if not request.user.has_perm("form_builder.view_submission") and not request.user.has_perm(
+        "form_builder.change_submission"
+    ):
+        raise Http404
+    stored = get_object_or_404(StoredFile, pk=file_id, submission__isnull=False)
+    response = FileResponse(stored.file.open("rb"), as_attachment=True, filename=stored.name, content_type=stored.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@hooks.register("register_admin_urls")
+def register_download_url():
+    return [path("submission-files/<uuid:file_id>/", download_file, name="form_builder_download_file")]
