@@ -122,6 +122,8 @@ class SubmissionViewSet(ModelViewSet):
     edit_view_class = SubmissionStatusView
     copy_view_enabled = False
     form_fields = ["status"]
+    # Each submission would otherwise enqueue a reference-index task (a row and a worker run).
+    add_to_reference_index = False
 
     def get_queryset(self, request):
         return Submission.objects.select_related("agency", "form_version__definition")
