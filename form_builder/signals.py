@@ -1,3 +1,20 @@
+"""Signals of the submission flow, and the receivers form_builder itself needs.
+
+``form_builder`` does not import ``plugins``: the plugins app listens to these.
+
+- ``submission_checking`` (sender ``Application``; ``answers``): sent before a submission is
+  stored, outside any transaction. A receiver refuses it by raising
+  :class:`form_builder.submissions.Refused` (an agency's pre-submit check).
+- ``submission_received`` (sender ``Submission``; ``submission``, ``outbox_event``): sent *inside*
+  the transaction that stores the submission, so rows a receiver writes (deliveries) commit or
+  roll back with it.
+"""
+
+from django.dispatch import Signal
+
+submission_checking = Signal()
+submission_received = Signal()
+
 """Publishing a form definition freezes a new version (only when the form really changed)."""
 
 

@@ -30,12 +30,21 @@ from .models import (
     form_for_service,
     new_tracking_code,
 )
+from .signals import submission_checking, submission_received
 
 
 class ServiceUnavailable(Exception):
     """The service cannot be applied for (unpublished, closed, or without a form)."""
 
     def __init__(self, message, code):
+        super().__init__(str(message))
+        self.message, self.code = message, code
+
+
+class Refused(Exception):
+    """A pre-submit check (an agency's system) refused the answers; ``message`` is for the citizen."""
+
+    def __init__(self, message, code="refused"):
         super().__init__(str(message))
         self.message, self.code = message, code
 
@@ -161,6 +170,10 @@ def submit(
     answers, errors = validate_answers(application.version, data, files, stored_files=stored_files)
     if errors:
         raise InvalidSubmission(errors)
+    try:
+        submission_checking.send(sender=Application, application=application, answers=answers, source=source)
+    except Refused as refusal:
+        raise InvalidSubmission({"__all__": [ValidationError(refusal.message, code=refusal.code)]}) from None
 
     written = []
     try:
@@ -192,7 +205,8 @@ def submit(
                 StoredFile.objects.filter(pk__in=[item.pk for item in replaced]).delete()
                 draft.delete()
             SubmissionEvent.objects.create(submission=submission, status=Status.RECEIVED, actor="tumen")
-            OutboxEvent.objects.create(submission=submission, topic="submission.received")
+            event = OutboxEvent.objects.create(submission=submission, topic="submission.received")
+            submission_received.send(sender=Submission, submission=submission, outbox_event=event)
     except BaseException:
         for stored in written:
             stored.file.delete(save=False)

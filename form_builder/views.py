@@ -194,11 +194,9 @@ def step(request, code, number):
     stored = {key: value for key, value in answers.items() if key in {f.key for f in spec.file_fields()}}
     cleaned, errors = spec.validate({**answers, **posted}, files, stored_files=stored, steps={index}, language=language)
     errors.update(file_limit_errors(files))
-    if errors and action == "next":
-        form = _step_form(spec, index, answers, data=request.POST, files=request.FILES, errors=errors, language=language)
-        return _render_step(request, service, application, draft, index, form, status=400)
 
-    # Keep what is valid (all of it when moving on; the valid part when going back or saving).
+    # Keep what is valid, even when something else on the step is not: a citizen who fixes one
+    # answer must not have to attach the file again.
     if draft is None:
         draft = _new_draft(service, application.version)
         _remember_draft(request, draft)
@@ -208,7 +206,7 @@ def step(request, code, number):
         if key in cleaned and key not in errors and key not in files:
             data[key] = cleaned[key]
     for key, upload in files.items():
-        if key in errors:
+        if key in errors or "__all__" in errors:
             continue
         for old in draft.files.filter(field_key=key):
             old.file.delete(save=False)
@@ -217,6 +215,12 @@ def step(request, code, number):
         stored_file.save()
         data[key] = stored_file.metadata()
     draft.data = data
+    if errors and action == "next":
+        draft.step = index
+        _touch(draft)
+        form = _step_form(spec, index, data, data=request.POST, files=request.FILES, errors=errors, language=language)
+        return _render_step(request, service, application, draft, index, form, status=400)
+
     following = _next_step(spec, data, index)
     if action == "back":
         previous = _previous_step(spec, data, index)
@@ -256,12 +260,18 @@ def _render_step(request, service, application, draft, index, form, status=200):
             item["current_file"] = answers.get(spec_field.key) if spec_field.type == "file" else None
             item["required"] = form.fields[spec_field.key].required
         items.append(item)
+    error_summary = [
+        {"key": key, "label": localized(spec.fields[key].label, language) if key in spec.fields else "", "message": message}
+        for key, problems in form.errors.items()
+        for message in problems
+    ]
     context = _context(
         service,
         application,
         draft,
         form=form,
         items=items,
+        error_summary=error_summary,
         index=index,
         number=index + 1,
         step_title=localized(step_spec.title, language),

@@ -724,3 +724,18 @@ def test_fuzzed_submissions_never_cause_a_server_error(client, service, data, pa
 def test_fuzzed_bodies_never_cause_a_server_error(client, service, raw, content_type):
     response = client.generic("POST", f"/api/v1/services/{service.code}/submissions", raw, content_type=content_type)
     assert response.status_code in (201, 400, 413), response.content
+
+
+def test_a_valid_upload_is_kept_when_another_answer_on_the_step_is_wrong(client, service):
+    step_post(client, service, 1, {**STEP1, **place_post(), "action": "next"})
+    response = step_post(client, service, 2, {"request": "x", "action": "next"}, attachment=upload("scan.pdf", PDF))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "scan.pdf" in html, "the page says the file is attached"
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
+    assert "Миний өгсөн мэдээлэл" in summary, "the error summary names the question"
+    assert Draft.objects.get().files.get().name == "scan.pdf"
+    response = step_post(client, service, 2, {"request": "x", "consent": "on", "action": "next"})
+    assert response.url.endswith("/review/")
+    client.post(f"/apply/{service.code}/review/")
+    assert Submission.objects.get().files.get().name == "scan.pdf"
