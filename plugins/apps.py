@@ -3,7 +3,19 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PluginsConfig(AppConfig):
-    """Plugin API, registry and delivery outbox (see docs/ARCHITECTURE.md)."""
+    """Plugin API, registry and delivery outbox (see docs/ARCHITECTURE.md and docs/plugins.md)."""
 
     name = "plugins"
     verbose_name = _("Plugins and delivery")
+
+    def ready(self):
+        from form_builder.signals import submission_checking, submission_received
+
+        from . import contrib  # noqa: F401  (registers the built-in plugins)
+        from .checks import run_pre_submit_checks
+        from .delivery import plan_deliveries
+        from .registry import register
+
+        register.discover()
+        submission_received.connect(plan_deliveries, dispatch_uid="tumen_plan_deliveries")
+        submission_checking.connect(run_pre_submit_checks, dispatch_uid="tumen_pre_submit_checks")

@@ -36,6 +36,14 @@ class Agency(models.Model):
     )
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    technical_contact_email = models.EmailField(
+        _("technical contact e-mail"), blank=True, help_text=_("Told when deliveries to this agency keep failing.")
+    )
+    allow_private_endpoints = models.BooleanField(
+        _("allow private network endpoints"),
+        default=False,
+        help_text=_("Let delivery plugins reach private or link-local addresses (an agency inside the government network)."),
+    )
     website = models.URLField(_("website"), blank=True)
     endpoint_path = models.CharField(
         _("delivery endpoint path"), max_length=255, blank=True, help_text=_("Relative path of the agency's endpoint.")
@@ -51,7 +59,15 @@ class Agency(models.Model):
         MultiFieldPanel(
             [FieldPanel("contact_email"), FieldPanel("contact_phone"), FieldPanel("website")], heading=_("Contact")
         ),
-        MultiFieldPanel([FieldPanel("endpoint_path"), FieldPanel("endpoint_url")], heading=_("Delivery")),
+        MultiFieldPanel(
+            [
+                FieldPanel("endpoint_path"),
+                FieldPanel("endpoint_url"),
+                FieldPanel("technical_contact_email"),
+                FieldPanel("allow_private_endpoints"),
+            ],
+            heading=_("Delivery"),
+        ),
     ]
 
     class Meta:

@@ -190,3 +190,18 @@ TUMEN_TRUSTED_PROXIES = env_int("TUMEN_TRUSTED_PROXIES", 0)
 # Uploads bigger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- Delivery to agencies (plugins) ---------------------------------------------------------
+# Retries back off exponentially (with jitter) from BASE to MAX seconds, for WINDOW hours,
+# then the delivery becomes a dead letter (replayable from the admin).
+TUMEN_DELIVERY_BACKOFF_BASE_SECONDS = float(env_str("TUMEN_DELIVERY_BACKOFF_BASE_SECONDS", "30"))
+TUMEN_DELIVERY_BACKOFF_MAX_SECONDS = float(env_str("TUMEN_DELIVERY_BACKOFF_MAX_SECONDS", "3600"))
+TUMEN_DELIVERY_RETRY_WINDOW_HOURS = float(env_str("TUMEN_DELIVERY_RETRY_WINDOW_HOURS", "48"))
+# A worker that crashed mid-delivery loses its claim after this long; the sweep re-queues it.
+TUMEN_DELIVERY_LEASE_SECONDS = env_int("TUMEN_DELIVERY_LEASE_SECONDS", 120)
+TUMEN_DELIVERY_SWEEP_SECONDS = env_int("TUMEN_DELIVERY_SWEEP_SECONDS", 60)
+TUMEN_DELIVERY_TIMEOUT = float(env_str("TUMEN_DELIVERY_TIMEOUT", "10"))
+TUMEN_DELIVERY_MAX_RESPONSE_BYTES = env_int("TUMEN_DELIVERY_MAX_RESPONSE_BYTES", 64 * 1024)
+TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS", 5)
+# Plain http (to loopback only) for development and tests; production needs https.
+TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)

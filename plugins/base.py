@@ -1,0 +1,140 @@
+"""The small base classes every plugin kind derives from.
+
+A plugin is a class registered under an id (``@register("webhook")``, see ``registry.py``). It
+declares its options as a Django form (``options_form``): the same form renders the admin's
+configuration fields and validates what an agency enters, so a plugin never receives options it
+did not declare. Per agency (and per service, overriding) a :class:`plugins.models.PluginConfig`
+turns a plugin on with its options.
+
+Kinds:
+
+- :class:`DeliveryPlugin`: send one submission to one target (an agency endpoint, a mailbox).
+  Runs in the delivery worker, never in a citizen's request; raise :class:`DeliveryError` to ask
+  for a retry (``retryable=True``) or to give up at once.
+- :class:`PreSubmitPlugin`: asked synchronously, with a timeout, whether answers are acceptable
+  before a submission is stored; returns a :class:`Verdict`.
+- :class:`StatusCallbackPlugin`: reads an agency's status callback body into a
+  :class:`StatusUpdate` (the endpoint has already checked the agency's signature).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    message: str = ""
+
+
+@dataclass
+class DeliveryResult:
+    """What a successful delivery reports (kept in the attempt log)."""
+
+    status_code: int | None = None
+    detail: str = ""
+
+
+class DeliveryError(Exception):
+    """A failed delivery attempt. ``retryable=False`` sends the delivery to the dead letters now."""
+
+    def __init__(self, message: str, *, retryable: bool = True, status_code: int | None = None):
+        super().__init__(message)
+        self.retryable, self.status_code = retryable, status_code
+
+
+@dataclass
+class Verdict:
+    accept: bool
+    message: dict = field(default_factory=dict)  # {"mn": ..., "en": ...} shown to the citizen
+
+
+@dataclass
+class StatusUpdate:
+    status: str
+    message: str = ""
+
+
+class NoOptions(forms.Form):
+    pass
+
+
+class Plugin:
+    """Base of every plugin. Subclasses set ``kind``, ``label`` and usually ``options_form``."""
+
+    id: str = ""  # set by the registry
+    kind: str = ""
+    label: str = ""
+    version: str = "1.0"
+    options_form: type[forms.Form] = NoOptions
+
+    def clean_options(self, options: dict | None) -> dict:
+        """Validate options against ``options_form``; return them JSON-ready, or raise ValidationError."""
+        data = dict(options or {})
+        for name, form_field in self.options_form.base_fields.items():
+            if name not in data and form_field.initial is not None:
+                data[name] = form_field.initial  # a missing option takes its default
+        form = self.options_form(data=data)
+        if not form.is_valid():
+            raise ValidationError({name: errors for name, errors in form.errors.items()})
+        return {name: _jsonable(value) for name, value in form.cleaned_data.items()}
+
+    def options_schema(self) -> list[dict]:
+        """The options as a list of {name, label, type, required, help_text} (docs and the admin)."""
+        result = []
+        for name, form_field in self.options_form.base_fields.items():
+            result.append(
+                {
+                    "name": name,
+                    "label": str(form_field.label or name),
+                    "type": type(form_field).__name__,
+                    "required": form_field.required,
+                    "help_text": str(form_field.help_text or ""),
+                }
+            )
+        return result
+
+    def check_config(self, options: dict, agency=None) -> CheckResult:
+        """The admin's "test connection": by default only the options are checked."""
+        self.clean_options(options)
+        return CheckResult(True, "options are valid")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.id!r} v{self.version}>"
+
+
+def _jsonable(value):
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return str(value)
+
+
+class DeliveryPlugin(Plugin):
+    kind = "delivery"
+
+    def deliver(self, context, options: dict) -> DeliveryResult:
+        """Send ``context`` (a :class:`plugins.delivery.DeliveryContext`) to the target."""
+        raise NotImplementedError
+
+
+class PreSubmitPlugin(Plugin):
+    kind = "pre_submit"
+
+    def check(self, application, answers: dict, options: dict, *, timeout: float) -> Verdict:
+        raise NotImplementedError
+
+
+class StatusCallbackPlugin(Plugin):
+    kind = "status_callback"
+
+    def parse(self, body: bytes, headers, options: dict) -> StatusUpdate:
+        raise NotImplementedError
+
+
+KINDS = {cls.kind: cls for cls in (DeliveryPlugin, PreSubmitPlugin, StatusCallbackPlugin)}

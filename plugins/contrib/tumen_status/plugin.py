@@ -1,0 +1,21 @@
+"""The default status-callback format: ``{"status": "<status>", "message": "<optional note>"}``."""
+
+import json
+
+from django.utils.translation import gettext_lazy as _
+
+from plugins.base import StatusCallbackPlugin, StatusUpdate
+from plugins.registry import register
+
+
+@register("tumen_status")
+class TumenStatusPlugin(StatusCallbackPlugin):
+    label = _("Tumen status JSON")
+    version = "1.0"
+
+    def parse(self, body, headers, options):
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+            raise ValueError('expected {"status": "...", "message": "..."}')
+        message = data.get("message") or ""
+        return StatusUpdate(status=data["status"], message=str(message)[:2000])

@@ -1,0 +1,1 @@
+"""Example Tumen plugin package (see docs/plugins.md)."""

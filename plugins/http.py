@@ -1,0 +1,129 @@
+"""Outgoing HTTP for plugins: an SSRF guard, and limits on time and response size.
+
+Delivery URLs are typed by agency staff, so they are checked before every request:
+
+- production (``TUMEN_DELIVERY_ALLOW_HTTP`` off) accepts only ``https``; development and tests
+  may use ``http`` to loopback;
+- the host's addresses must all be public: private, loopback, link-local (cloud metadata at
+  169.254.169.254), multicast and reserved ranges are refused, unless the agency is marked
+  ``allow_private_endpoints`` (inside the government network) or, for loopback only, plain
+  http is allowed (development and tests);
+- the connection goes to the address that was checked (no second DNS lookup that could answer
+  differently), with a connect/read timeout and a cap on the bytes read back.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+
+class BlockedURL(ValueError):
+    """The URL may not be called (scheme, address); never retried."""
+
+
+class HTTPFailure(OSError):
+    """The request did not produce a response (refused, reset, timed out, too large)."""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    headers: dict
+    elapsed_ms: int
+
+
+def _addresses(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise HTTPFailure(f"cannot resolve {host}: {error}") from None
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def check_url(url: str, *, allow_private: bool = False) -> tuple[str, str, int, str]:
+    """``(scheme, host, port, address)`` of an allowed URL; :class:`BlockedURL` otherwise."""
+    parts = urlsplit(url)
+    allow_http = getattr(settings, "TUMEN_DELIVERY_ALLOW_HTTP", False)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise BlockedURL("the URL must be https://host/...")
+    if parts.scheme == "http" and not allow_http:
+        raise BlockedURL("only https URLs are allowed in production")
+    if parts.username or parts.password:
+        raise BlockedURL("credentials in the URL are not allowed; use the plugin's options")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = _addresses(parts.hostname, port)
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_global:
+            continue
+        if allow_private and not ip.is_multicast and not ip.is_unspecified:
+            continue
+        if ip.is_loopback and allow_http:
+            continue  # development and tests: agency stand-ins on 127.0.0.1
+        raise BlockedURL(f"{parts.hostname} resolves to a non-public address ({address})")
+    return parts.scheme, parts.hostname, port, addresses[0]
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked address, with SNI and certificate checks for the host name."""
+
+    def __init__(self, host, address, **kwargs):
+        super().__init__(host, **kwargs)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host, address, **kwargs):
+        super().__init__(host, **kwargs)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+def request(method: str, url: str, *, body: bytes = b"", headers: dict | None = None, timeout: float | None = None,
+            max_bytes: int | None = None, allow_private: bool = False) -> Response:  # fmt: skip
+    """One HTTP request within the limits; raises :class:`BlockedURL` or :class:`HTTPFailure`."""
+    timeout = timeout or settings.TUMEN_DELIVERY_TIMEOUT
+    max_bytes = max_bytes or settings.TUMEN_DELIVERY_MAX_RESPONSE_BYTES
+    scheme, host, port, address = check_url(url, allow_private=allow_private)
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if scheme == "https":
+        connection = _PinnedHTTPSConnection(host, address, port=port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        connection = _PinnedHTTPConnection(host, address, port=port, timeout=timeout)
+    started = time.monotonic()
+    try:
+        connection.request(method, path, body=body, headers={"User-Agent": "Tumen-Delivery/1", **(headers or {})})
+        response = connection.getresponse()
+        data = response.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise HTTPFailure(f"the response is larger than {max_bytes} bytes")
+        if time.monotonic() - started > timeout * 2:
+            raise HTTPFailure("the endpoint answered too slowly")
+        return Response(
+            status=response.status,
+            body=data,
+            headers={key.lower(): value for key, value in response.getheaders()},
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+        )
+    except (OSError, http.client.HTTPException) as error:
+        if isinstance(error, HTTPFailure):
+            raise
+        raise HTTPFailure(f"{type(error).__name__}: {error}") from None
+    finally:
+        connection.close()

@@ -1,0 +1,49 @@
+"""Background tasks of the delivery engine (django-tasks; ``manage.py db_worker`` runs them)."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+from django.conf import settings
+from django.utils import timezone
+from django_tasks import task
+
+from . import delivery as engine
+
+_sweeper_checked_at = 0.0
+
+
+@task()
+def deliver(delivery_id: str) -> str:
+    """One attempt at one delivery (idempotent: a delivery not due or leased is skipped)."""
+    return engine.attempt(delivery_id, worker=engine.worker_name())
+
+
+@task()
+def sweep_deliveries() -> int:
+    """Re-queue lost deliveries, then schedule the next sweep."""
+    count = engine.sweep()
+    backend = sweep_deliveries.get_backend()
+    if backend.supports_defer:
+        run_after = timezone.now() + datetime.timedelta(seconds=settings.TUMEN_DELIVERY_SWEEP_SECONDS)
+        sweep_deliveries.using(run_after=run_after).enqueue()
+    return count
+
+
+def ensure_sweeper():
+    """Make sure a sweep is scheduled (checked at most once a minute per process)."""
+    global _sweeper_checked_at
+    if time.monotonic() - _sweeper_checked_at < 60:
+        return
+    _sweeper_checked_at = time.monotonic()
+    backend = sweep_deliveries.get_backend()
+    if not backend.supports_defer:
+        return
+    try:
+        from django_tasks_db.models import DBTaskResult
+    except ImportError:
+        return
+    pending = DBTaskResult.objects.filter(task_path="plugins.tasks.sweep_deliveries", status__in=["READY", "RUNNING"])
+    if not pending.exists():
+        sweep_deliveries.enqueue()

@@ -1,0 +1,226 @@
+"""Admin: plugin configurations (with "test connection"), deliveries, dashboard, agency keys."""
+
+import datetime
+
+import django_filters
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import Count, Min, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from wagtail import hooks
+from wagtail.admin.filters import WagtailFilterSet
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.views.generic import InspectView
+from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
+from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
+
+from service_pages.models import Agency
+
+from .delivery import replay
+from .models import AgencyCredential, Delivery, DeliveryAttempt, PluginConfig
+
+
+class PluginConfigInspectView(InspectView):
+    template_name = "plugins/admin/config_inspect.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["check_url"] = reverse("plugins_check_config", args=[self.object.pk])
+        context["plugin"] = self.object.plugin
+        return context
+
+
+class PluginConfigViewSet(ModelViewSet):
+    model = PluginConfig
+    icon = "plug"
+    menu_label = _("Plugin configurations")
+    list_display = ["plugin_id", "name", "agency", "service", "enabled", "updated_at"]
+    list_filter = ["plugin_id", "agency", "enabled"]
+    form_fields = ["plugin_id", "name", "agency", "service", "enabled", "options"]
+    inspect_view_enabled = True
+    inspect_view_class = PluginConfigInspectView
+    add_to_reference_index = False
+
+    def get_form_class(self, for_update=False):
+        from .forms import PluginConfigForm
+
+        self.model.base_form_class = PluginConfigForm
+        return super().get_form_class(for_update)
+
+
+class ReadOnlyPolicy(ModelPermissionPolicy):
+    """Deliveries are made by the engine, never created or edited by hand (only replayed)."""
+
+    def user_has_permission(self, user, action):
+        if action in ("add", "delete", "copy", "change"):
+            return False
+        return super().user_has_permission(user, action)
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+
+register_permission_policy(Delivery, ReadOnlyPolicy(Delivery))
+
+
+class DeliveryFilterSet(WagtailFilterSet):
+    state = django_filters.ChoiceFilter(label=_("State"), choices=Delivery.State.choices)
+    agency = django_filters.ModelChoiceFilter(label=_("Agency"), queryset=Agency.objects.order_by("name_mn"))
+    plugin_id = django_filters.CharFilter(label=_("Plugin"))
+
+    class Meta:
+        model = Delivery
+        fields = ["state", "agency", "plugin_id"]
+
+
+class DeliveryInspectView(InspectView):
+    template_name = "plugins/admin/delivery_inspect.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["attempts"] = self.object.attempt_log.all()
+        context["replay_url"] = reverse("plugins_replay_delivery", args=[self.object.pk])
+        context["can_replay"] = self.object.state in (Delivery.State.DEAD, Delivery.State.RETRYING)
+        return context
+
+
+class DeliveryViewSet(ModelViewSet):
+    model = Delivery
+    icon = "mail"
+    menu_label = _("Deliveries")
+    list_display = ["submission", "agency", "plugin_id", "target", "state", "attempts", "next_attempt_at", "last_error"]
+    list_filter = DeliveryFilterSet
+    filterset_class = DeliveryFilterSet
+    inspect_view_enabled = True
+    inspect_view_class = DeliveryInspectView
+    copy_view_enabled = False
+    add_to_reference_index = False
+    list_export = ["id", "submission", "agency", "plugin_id", "target", "state", "attempts", "created_at", "delivered_at", "last_error"]
+    form_fields = []
+
+    def get_queryset(self, request):
+        return Delivery.objects.select_related("submission", "agency")
+
+
+class AgencyCredentialViewSet(ModelViewSet):
+    model = AgencyCredential
+    icon = "key"
+    menu_label = _("Agency API keys")
+    list_display = ["key_id", "agency", "active", "created_at", "last_used_at"]
+    form_fields = ["agency", "active"]
+    inspect_view_enabled = True
+    inspect_view_fields = ["key_id", "agency", "secret", "active", "created_at", "last_used_at"]
+    add_to_reference_index = False
+
+
+class DeliveryGroup(ModelViewSetGroup):
+    menu_label = _("Delivery")
+    menu_icon = "mail"
+    menu_order = 230
+    items = (DeliveryViewSet("deliveries"), PluginConfigViewSet("plugin_configs"), AgencyCredentialViewSet("agency_keys"))
+
+
+@hooks.register("register_admin_viewset")
+def register_delivery_group():
+    return DeliveryGroup()
+
+
+# -- dashboard, replay, test connection --------------------------------------------------------
+
+
+def dashboard_rows(now=None):
+    """Per agency: deliveries by state, oldest pending age and the attempts' error rate (24 h)."""
+    now = now or timezone.now()
+    active = [Delivery.State.PENDING, Delivery.State.RETRYING]
+    rows = (
+        Delivery.objects.values("agency__code", "agency__name_mn", "agency_id")
+        .annotate(
+            pending=Count("pk", filter=Q(state=Delivery.State.PENDING)),
+            retrying=Count("pk", filter=Q(state=Delivery.State.RETRYING)),
+            delivered=Count("pk", filter=Q(state=Delivery.State.DELIVERED)),
+            dead=Count("pk", filter=Q(state=Delivery.State.DEAD)),
+            oldest=Min("created_at", filter=Q(state__in=active)),
+        )
+        .order_by("agency__name_mn")
+    )
+    since = now - datetime.timedelta(hours=24)
+    attempts = {
+        row["delivery__agency_id"]: row
+        for row in DeliveryAttempt.objects.filter(started_at__gte=since)
+        .values("delivery__agency_id")
+        .annotate(total=Count("pk"), failed=Count("pk", filter=Q(ok=False)))
+    }
+    result = []
+    for row in rows:
+        stats = attempts.get(row["agency_id"], {"total": 0, "failed": 0})
+        result.append(
+            {
+                **row,
+                "oldest_age": (now - row["oldest"]) if row["oldest"] else None,
+                "attempts_24h": stats["total"],
+                "error_rate": (stats["failed"] / stats["total"]) if stats["total"] else 0.0,
+            }
+        )
+    return result
+
+
+@permission_required("plugins.view_delivery")
+def dashboard(request):
+    return TemplateResponse(request, "plugins/admin/dashboard.html", {"rows": dashboard_rows(), "header_icon": "mail"})
+
+
+@require_POST
+@permission_required("plugins.view_delivery")
+def replay_delivery(request, pk):
+    delivery = get_object_or_404(Delivery, pk=pk)
+    if replay(delivery):
+        messages.success(request, _gettext("The delivery will be sent again now."))
+    else:
+        messages.warning(request, _gettext("Only failed or retrying deliveries can be replayed."))
+    return redirect(reverse("deliveries:inspect", args=[pk]))
+
+
+@require_POST
+@permission_required("plugins.view_delivery")
+def replay_dead(request, agency_id):
+    count = sum(replay(delivery) for delivery in Delivery.objects.filter(agency_id=agency_id, state=Delivery.State.DEAD))
+    messages.success(request, _gettext("%(count)s deliveries will be sent again.") % {"count": count})
+    return redirect("plugins_dashboard")
+
+
+@permission_required("plugins.view_pluginconfig")
+def check_config(request, pk):
+    config = get_object_or_404(PluginConfig.objects.select_related("agency"), pk=pk)
+    plugin = config.plugin
+    if plugin is None:
+        messages.error(request, _gettext("No plugin is installed under this id."))
+    else:
+        try:
+            result = plugin.check_config(config.options, agency=config.agency)
+        except Exception as error:  # the admin shows what went wrong instead of a 500
+            messages.error(request, f"{type(error).__name__}: {error}")
+        else:
+            (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect(reverse("plugin_configs:inspect", args=[pk]))
+
+
+@hooks.register("register_admin_urls")
+def register_plugin_admin_urls():
+    return [
+        path("delivery-dashboard/", dashboard, name="plugins_dashboard"),
+        path("delivery-dashboard/replay/<int:agency_id>/", replay_dead, name="plugins_replay_dead"),
+        path("deliveries/replay/<uuid:pk>/", replay_delivery, name="plugins_replay_delivery"),
+        path("plugin_configs/check/<int:pk>/", check_config, name="plugins_check_config"),
+    ]
+
+
+@hooks.register("register_admin_menu_item")
+def register_dashboard_menu_item():
+    return MenuItem(_("Delivery dashboard"), reverse("plugins_dashboard"), icon_name="mail", order=229)
