@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from wagtail import hooks
@@ -181,9 +181,9 @@ def dashboard(request):
 def replay_delivery(request, pk):
     delivery = get_object_or_404(Delivery, pk=pk)
     if replay(delivery):
-        messages.success(request, _gettext("The delivery will be sent again now."))
+        messages.success(request, gettext("The delivery will be sent again now."))
     else:
-        messages.warning(request, _gettext("Only failed or retrying deliveries can be replayed."))
+        messages.warning(request, gettext("Only failed or retrying deliveries can be replayed."))
     return redirect(reverse("deliveries:inspect", args=[pk]))
 
 
@@ -191,7 +191,7 @@ def replay_delivery(request, pk):
 @permission_required("plugins.view_delivery")
 def replay_dead(request, agency_id):
     count = sum(replay(delivery) for delivery in Delivery.objects.filter(agency_id=agency_id, state=Delivery.State.DEAD))
-    messages.success(request, _gettext("%(count)s deliveries will be sent again.") % {"count": count})
+    messages.success(request, gettext("%(count)s deliveries will be sent again.") % {"count": count})
     return redirect("plugins_dashboard")
 
 
@@ -200,7 +200,7 @@ def check_config(request, pk):
     config = get_object_or_404(PluginConfig.objects.select_related("agency"), pk=pk)
     plugin = config.plugin
     if plugin is None:
-        messages.error(request, _gettext("No plugin is installed under this id."))
+        messages.error(request, gettext("No plugin is installed under this id."))
     else:
         try:
             result = plugin.check_config(config.options, agency=config.agency)
