@@ -243,9 +243,21 @@ class FormVersion(models.Model):
             raise ValidationError("a published form version is frozen; publish a new version instead")
         super().save(*args, **kwargs)
 
-    @cached_property
+    @property
     def spec(self) -> FormSpec:
-        return FormSpec.from_schema(self.schema)
+        """The parsed form, shared per version by the whole process: versions never change."""
+        key = (self.pk, self.created_at)  # a rolled-back id may be reused; its timestamp is not
+        spec = _SPEC_CACHE.get(key) if self.pk else None
+        if spec is None:
+            spec = FormSpec.from_schema(self.schema)
+            if self.pk:
+                if len(_SPEC_CACHE) >= 512:
+                    _SPEC_CACHE.clear()
+                _SPEC_CACHE[key] = spec
+        return spec
+
+
+_SPEC_CACHE: dict[tuple, FormSpec] = {}
 
 
 def form_for_service(service) -> FormDefinition | None:
