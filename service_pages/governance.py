@@ -1,0 +1,95 @@
+"""Who may edit and publish which part of the catalog (Plone-style governance on Wagtail).
+
+For each agency with a catalog section (its :class:`~service_pages.models.AgencyPage`):
+
+- ``<code> editors`` may add and change pages in that subtree only, and must submit them for
+  moderation (no publish permission);
+- ``<code> moderators`` may also publish, and are the reviewers of the agency's workflow
+  (a :class:`~wagtail.models.GroupApprovalTask`) attached to the agency page;
+- the ``National catalog team`` may edit and publish the whole catalog.
+
+Everything is idempotent: run :func:`sync_agency_groups` (``manage.py create_agency_groups``)
+again after importing agencies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from wagtail.models import GroupApprovalTask, GroupPagePermission, Workflow, WorkflowPage, WorkflowTask
+
+from .models import AgencyPage, CatalogIndexPage
+
+NATIONAL_TEAM = "National catalog team"
+EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "lock_page", "unlock_page")
+MODERATOR_PAGE_PERMISSIONS = (*EDITOR_PAGE_PERMISSIONS, "publish_page")
+ADMIN_PERMISSIONS = ("wagtailadmin.access_admin",)
+
+
+@dataclass
+class AgencyGroups:
+    editors: Group
+    moderators: Group
+    workflow: Workflow
+
+
+def _permission(label: str) -> Permission:
+    app_label, codename = label.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def _page_permission(codename: str) -> Permission:
+    return Permission.objects.get(content_type__app_label="wagtailcore", codename=codename)
+
+
+def _grant_pages(group: Group, page, codenames):
+    for codename in codenames:
+        GroupPagePermission.objects.get_or_create(group=group, page=page, permission=_page_permission(codename))
+
+
+def _group(name: str) -> Group:
+    group, _created = Group.objects.get_or_create(name=name)
+    group.permissions.add(*(_permission(label) for label in ADMIN_PERMISSIONS))
+    return group
+
+
+@transaction.atomic
+def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
+    code = agency_page.agency.code
+    editors = _group(f"{code} editors")
+    moderators = _group(f"{code} moderators")
+    _grant_pages(editors, agency_page, EDITOR_PAGE_PERMISSIONS)
+    _grant_pages(moderators, agency_page, MODERATOR_PAGE_PERMISSIONS)
+
+    workflow, _created = Workflow.objects.get_or_create(name=f"{code} review", defaults={"active": True})
+    task = GroupApprovalTask.objects.filter(name=f"{code} moderators approve").first()
+    if task is None:
+        task = GroupApprovalTask.objects.create(name=f"{code} moderators approve")
+    task.groups.set([moderators])
+    WorkflowTask.objects.get_or_create(workflow=workflow, task=task, defaults={"sort_order": 0})
+    WorkflowPage.objects.update_or_create(page=agency_page, defaults={"workflow": workflow})
+    return AgencyGroups(editors=editors, moderators=moderators, workflow=workflow)
+
+
+@transaction.atomic
+def sync_national_team() -> Group | None:
+    catalog = CatalogIndexPage.objects.first()
+    if catalog is None:
+        return None
+    team = _group(NATIONAL_TEAM)
+    _grant_pages(team, catalog, MODERATOR_PAGE_PERMISSIONS)
+    return team
+
+
+def sync_agency_groups(progress=None) -> int:
+    """Create or update the groups, permissions and workflows of every agency; return how many."""
+    sync_national_team()
+    pages = AgencyPage.objects.select_related("agency").order_by("path")
+    total = pages.count()
+    for number, page in enumerate(pages, start=1):
+        sync_agency(page)
+        if progress:
+            progress(number, total, page.agency.code)
+    return total
