@@ -605,6 +605,17 @@ def _soum_choices():
 
 
 class PlaceWidget(forms.MultiWidget):
+    """Three inputs, each with its own visible label (screen readers name every part)."""
+
+    template_name = "form_builder/widgets/place.html"
+    part_labels = (_("Aimag or the capital"), _("Soum or district"), _("Bag or khoroo"))
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        for subwidget, label in zip(context["widget"]["subwidgets"], self.part_labels, strict=False):
+            subwidget["part_label"] = label
+        return context
+
     def __init__(self, attrs=None):
         super().__init__(
             [forms.Select(choices=_aimag_choices), forms.Select(choices=_soum_choices), forms.TextInput()],

@@ -259,6 +259,10 @@ def _render_step(request, service, application, draft, index, form, status=200):
             item["bound"] = form[spec_field.key]
             item["current_file"] = answers.get(spec_field.key) if spec_field.type == "file" else None
             item["required"] = form.fields[spec_field.key].required
+            # Several inputs (place) or a list of options: a fieldset whose legend names the question.
+            item["group"] = spec_field.type in ("place", "multiple_choice", "yes_no") or (
+                spec_field.type == "choice" and spec_field.options.get("widget") == "radio"
+            )
         items.append(item)
     error_summary = [
         {"key": key, "label": localized(spec.fields[key].label, language) if key in spec.fields else "", "message": message}
