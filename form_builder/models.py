@@ -121,6 +121,15 @@ class FormDefinition(DraftStateMixin, LockableMixin, RevisionMixin, models.Model
     slug = models.SlugField(_("slug"), max_length=64, unique=True, help_text=_("Stable name used by imports and the API."))
     description = models.TextField(_("description"), blank=True)
     steps = StreamField([("step", StepBlock())], verbose_name=_("steps"), use_json_field=True)
+    agency = models.ForeignKey(
+        "service_pages.Agency",
+        verbose_name=_("agency"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="forms",
+        help_text=_("The agency whose editors maintain this form. Empty: the national catalog team."),
+    )
     is_default = models.BooleanField(
         _("default form"),
         default=False,
@@ -132,6 +141,7 @@ class FormDefinition(DraftStateMixin, LockableMixin, RevisionMixin, models.Model
         FieldPanel("name"),
         FieldPanel("slug"),
         FieldPanel("description"),
+        FieldPanel("agency"),
         FieldPanel("is_default"),
         FieldPanel("steps"),
     ]

@@ -10,23 +10,71 @@
 
 import django_filters
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
-from wagtail.admin.views.generic import EditView, InspectView
+from wagtail.admin.views.generic import EditView, IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from service_pages.governance import agency_codes_for, filter_by_agency, may_work_on
 from service_pages.models import Agency
 
 from .display import answer_rows
 from .models import FormDefinition, Status, StoredFile, Submission
+
+
+class AgencyScopedPolicy(ModelPermissionPolicy):
+    """Model permissions, narrowed to the user's agencies (``service_pages.governance``)."""
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        return self.user_has_permission(user, action) and may_work_on(user, instance.agency)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        if not self.user_has_any_permission(user, actions):
+            return self.model._default_manager.none()
+        return filter_by_agency(self.model._default_manager.all(), user)
+
+
+class FormDefinitionPolicy(AgencyScopedPolicy):
+    def user_has_permission_for_instance(self, user, action, instance):
+        if instance.agency_id is None:  # national forms: the national team (and superusers)
+            return self.user_has_permission(user, action) and agency_codes_for(user) is None
+        return super().user_has_permission_for_instance(user, action, instance)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        queryset = super().instances_user_has_any_permission_for(user, actions)
+        return queryset if agency_codes_for(user) is None else queryset.filter(agency__isnull=False)
+
+
+register_permission_policy(FormDefinition, FormDefinitionPolicy(FormDefinition))
+
+
+class InstancePermissionMixin:
+    """Wagtail's generic edit and delete views check the model permission only; also check the
+    object's (an agency's editors may change their agency's forms, not another's)."""
+
+    def get_object(self, queryset=None):
+        instance = super().get_object(queryset)
+        if not self.permission_policy.user_has_permission_for_instance(self.request.user, self.permission_required, instance):
+            raise PermissionDenied
+        return instance
+
+
+class FormEditView(InstancePermissionMixin, snippet_views.EditView):
+    pass
+
+
+class FormDeleteView(InstancePermissionMixin, snippet_views.DeleteView):
+    pass
 
 
 class FormDefinitionViewSet(SnippetViewSet):
@@ -35,8 +83,13 @@ class FormDefinitionViewSet(SnippetViewSet):
     menu_label = _("Application forms")
     menu_order = 210
     add_to_admin_menu = True
-    list_display = ["name", "slug", "is_default", "live", "updated_at"]
+    edit_view_class = FormEditView
+    delete_view_class = FormDeleteView
+    list_display = ["name", "slug", "agency", "is_default", "live", "updated_at"]
     search_fields = ["name", "slug"]
+
+    def get_queryset(self, request):
+        return self.permission_policy.instances_user_has_any_permission_for(request.user, ["change", "view", "publish"])
 
 
 register_snippet(FormDefinitionViewSet)
@@ -53,8 +106,9 @@ class SubmissionFilterSet(WagtailFilterSet):
         fields = ["status", "agency", "service_code", "submitted_at", "source"]
 
 
-class SubmissionPermissionPolicy(ModelPermissionPolicy):
-    """Submissions are made by citizens, never created, copied or deleted in the admin."""
+class SubmissionPermissionPolicy(AgencyScopedPolicy):
+    """Submissions are made by citizens, never created, copied or deleted in the admin; staff see
+    their own agency's only."""
 
     def user_has_permission(self, user, action):
         if action in ("add", "delete", "copy"):
@@ -68,7 +122,15 @@ class SubmissionPermissionPolicy(ModelPermissionPolicy):
 register_permission_policy(Submission, SubmissionPermissionPolicy(Submission))
 
 
-class SubmissionInspectView(InspectView):
+class AgencyScopedObjectMixin:
+    def get_object(self, queryset=None):
+        instance = super().get_object(queryset)
+        if not may_work_on(self.request.user, instance.agency):
+            raise Http404
+        return instance
+
+
+class SubmissionInspectView(AgencyScopedObjectMixin, InspectView):
     template_name = "form_builder/admin/submission_inspect.html"
 
     def get_context_data(self, **kwargs):
@@ -82,7 +144,7 @@ class SubmissionInspectView(InspectView):
         return context
 
 
-class SubmissionStatusView(EditView):
+class SubmissionStatusView(AgencyScopedObjectMixin, EditView):
     """Editing a submission means changing its status; each change goes on the timeline."""
 
     def save_instance(self):
@@ -92,6 +154,12 @@ class SubmissionStatusView(EditView):
         if changed:
             submission.events.create(status=submission.status, actor=self.request.user.get_username())
         return submission
+
+
+class SubmissionIndexView(IndexView):
+    def get_base_queryset(self):
+        queryset = super().get_base_queryset().select_related("agency", "form_version__definition")
+        return filter_by_agency(queryset, self.request.user)
 
 
 class SubmissionViewSet(ModelViewSet):
@@ -119,14 +187,12 @@ class SubmissionViewSet(ModelViewSet):
     export_filename = "submissions"
     inspect_view_enabled = True
     inspect_view_class = SubmissionInspectView
+    index_view_class = SubmissionIndexView
     edit_view_class = SubmissionStatusView
     copy_view_enabled = False
     form_fields = ["status"]
     # Each submission would otherwise enqueue a reference-index task (a row and a worker run).
     add_to_reference_index = False
-
-    def get_queryset(self, request):
-        return Submission.objects.select_related("agency", "form_version__definition")
 
 
 @hooks.register("register_admin_viewset")
@@ -141,7 +207,9 @@ def download_file(request, file_id):
         "form_builder.change_submission"
     ):
         raise Http404
-    stored = get_object_or_404(StoredFile, pk=file_id, submission__isnull=False)
+    stored = get_object_or_404(StoredFile.objects.select_related("submission__agency"), pk=file_id, submission__isnull=False)
+    if not may_work_on(request.user, stored.submission.agency):
+        raise Http404
     response = FileResponse(stored.file.open("rb"), as_attachment=True, filename=stored.name, content_type=stored.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

@@ -40,6 +40,12 @@ def _permission(label: str) -> Permission:
     return Permission.objects.get(content_type__app_label=app_label, codename=codename)
 
 
+def _model_permissions(app_label, model, actions):
+    return Permission.objects.filter(
+        content_type__app_label=app_label, codename__in=[f"{action}_{model}" for action in actions]
+    )
+
+
 def _page_permission(codename: str) -> Permission:
     return Permission.objects.get(content_type__app_label="wagtailcore", codename=codename)
 
@@ -70,6 +76,12 @@ def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
     task.groups.set([moderators])
     WorkflowTask.objects.get_or_create(workflow=workflow, task=task, defaults={"sort_order": 0})
     WorkflowPage.objects.update_or_create(page=agency_page, defaults={"workflow": workflow})
+    # Their agency's application forms (per-form rights: form_builder's permission policy) and
+    # submissions (scoped to the agency in the admin).
+    editors.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change")))
+    editors.permissions.add(*_model_permissions("form_builder", "submission", ("view",)))
+    moderators.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change", "publish")))
+    moderators.permissions.add(*_model_permissions("form_builder", "submission", ("view", "change")))
     return AgencyGroups(editors=editors, moderators=moderators, workflow=workflow)
 
 
@@ -93,3 +105,29 @@ def sync_agency_groups(progress=None) -> int:
         if progress:
             progress(number, total, page.agency.code)
     return total
+
+
+def agency_codes_for(user) -> set[str] | None:
+    """The agencies whose records ``user`` works on: ``None`` means all (superusers and the national
+    team), else the codes of the agencies whose editors or moderators groups they belong to."""
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return None
+    names = set(user.groups.values_list("name", flat=True))
+    if NATIONAL_TEAM in names:
+        return None
+    return {name.rsplit(" ", 1)[0] for name in names if name.endswith((" editors", " moderators"))}
+
+
+def filter_by_agency(queryset, user, field="agency"):
+    """Only the rows of the user's agencies (rows of no agency belong to the national team)."""
+    codes = agency_codes_for(user)
+    if codes is None:
+        return queryset
+    return queryset.filter(**{f"{field}__code__in": codes})
+
+
+def may_work_on(user, agency) -> bool:
+    codes = agency_codes_for(user)
+    return codes is None or (agency is not None and agency.code in codes)

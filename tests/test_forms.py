@@ -630,17 +630,28 @@ def test_purge_command_has_help_and_reports(capsys, service):
 # -- admin --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def staff(db):
-    user = User.objects.create_user("reviewer", password="pw", is_staff=True)
-    group = Group.objects.create(name="Reviewers")
-    group.permissions.add(
-        Permission.objects.get(codename="access_admin"),
-        Permission.objects.get(codename="view_submission"),
-        Permission.objects.get(codename="change_submission"),
-    )
-    user.groups.add(group)
+def agency_member(username, agency, role="moderators"):
+    from service_pages.governance import sync_agency_groups
+
+    if not Group.objects.filter(name=f"{agency.code} {role}").exists():
+        sync_agency_groups()
+    user = User.objects.create_user(username, password="pw")
+    user.groups.add(Group.objects.get(name=f"{agency.code} {role}"))
     return user
+
+
+@pytest.fixture
+def staff(service):
+    """A moderator of the service's agency: sees and handles that agency's submissions."""
+    return agency_member("reviewer", service.agency)
+
+
+@pytest.fixture
+def other_agency_staff(service):
+    from service_pages.models import Agency
+
+    other = Agency.objects.exclude(pk=service.agency_id).filter(page__isnull=False).first()
+    return agency_member("outsider", other)
 
 
 def test_admin_lists_filters_exports_and_changes_status(client, service, staff):
@@ -666,13 +677,53 @@ def test_admin_lists_filters_exports_and_changes_status(client, service, staff):
     assert admin.get("/admin/submissions/new/").status_code in (302, 403, 404)
 
 
+def test_staff_see_only_their_own_agencys_submissions(client, service, staff, other_agency_staff):
+    code = multipart(client, service.code, answers(), attachment=upload("a.pdf", PDF)).json()["tracking_code"]
+    submission = Submission.objects.get(tracking_code=code)
+    outsider = Client()
+    outsider.force_login(other_agency_staff)
+    assert code not in outsider.get("/admin/submissions/").content.decode()
+    assert outsider.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 404
+    assert outsider.post(f"/admin/submissions/edit/{submission.pk}/", {"status": "rejected"}).status_code == 404
+    assert outsider.get(reverse("form_builder_download_file", args=[submission.files.get().pk])).status_code == 404
+    export = outsider.get("/admin/submissions/?export=csv")
+    assert code not in b"".join(export.streaming_content).decode("utf-8-sig")
+    submission.refresh_from_db()
+    assert submission.status == "received"
+    insider = Client()
+    insider.force_login(staff)
+    assert code in insider.get("/admin/submissions/").content.decode()
+
+
+def test_agency_editors_edit_only_their_agencys_forms(service, other_agency_staff):
+    from form_builder.wagtail_hooks import FormDefinitionPolicy
+
+    editor = agency_member("form-editor", service.agency, role="editors")
+    own = make_form(BRANCHING, slug="own-agency-form", agency=service.agency)
+    national = FormDefinition.objects.get(slug=defaults.GENERAL_FORM_SLUG)
+    policy = FormDefinitionPolicy(FormDefinition)
+    assert policy.user_has_permission_for_instance(editor, "change", own)
+    assert not policy.user_has_permission_for_instance(editor, "publish", own), "editors do not publish"
+    assert not policy.user_has_permission_for_instance(editor, "change", national)
+    assert not policy.user_has_permission_for_instance(other_agency_staff, "change", own)
+    client = Client()
+    client.force_login(editor)
+    listing = client.get("/admin/snippets/form_builder/formdefinition/").content.decode()
+    assert "own-agency-form" in listing and "Ерөнхий өргөдлийн маягт" not in listing
+    assert client.get(f"/admin/snippets/form_builder/formdefinition/edit/{own.pk}/").status_code == 200
+    assert client.get(f"/admin/snippets/form_builder/formdefinition/edit/{national.pk}/").status_code in (302, 403, 404)
+    outsider = Client()
+    outsider.force_login(other_agency_staff)
+    assert outsider.get(f"/admin/snippets/form_builder/formdefinition/edit/{own.pk}/").status_code in (302, 403, 404)
+
+
 def test_uploads_download_only_for_staff_with_permission(client, service, staff):
     code = multipart(client, service.code, answers(), attachment=upload("a.pdf", PDF)).json()["tracking_code"]
     stored = Submission.objects.get(tracking_code=code).files.get()
     url = reverse("form_builder_download_file", args=[stored.pk])
     assert client.get(url).status_code == 302, "anonymous users are sent to log in"
     nobody = User.objects.create_user("nobody", is_staff=True)
-    nobody.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    nobody.user_permissions.add(Permission.objects.get(codename="access_admin"))  # no submission rights
     other = Client()
     other.force_login(nobody)
     assert other.get(url).status_code == 404
