@@ -32,7 +32,7 @@ from modelcluster.fields import ParentalKey
 from wagtail.admin.panels import FieldPanel, InlinePanel
 from wagtail.contrib.forms.models import AbstractForm, AbstractFormField
 from wagtail.fields import StreamField
-from wagtail.models import DraftStateMixin, LockableMixin, RevisionMixin
+from wagtail.models import DraftStateMixin, LockableMixin, RevisionMixin, WorkflowMixin
 
 from .blocks import StepBlock
 from .spec import FormSchemaError, FormSpec
@@ -114,7 +114,7 @@ def _number_or_text(value):
             return value
 
 
-class FormDefinition(DraftStateMixin, LockableMixin, RevisionMixin, models.Model):
+class FormDefinition(WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, models.Model):
     """A reusable application form, built by editors from steps and questions."""
 
     name = models.CharField(_("name"), max_length=255)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Q
 from wagtail.models import GroupApprovalTask, GroupPagePermission, Workflow, WorkflowPage, WorkflowTask
 
 from .models import AgencyPage, CatalogIndexPage
@@ -95,6 +96,32 @@ def sync_national_team() -> Group | None:
     return team
 
 
+FORM_REVIEW = "Application forms review"
+
+
+@transaction.atomic
+def sync_form_review() -> Workflow:
+    """One review workflow for every application form: each agency's moderators approve their
+    agency's forms (``AgencyApprovalTask``), the national team the national ones."""
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import WorkflowContentType
+
+    from form_builder.models import FormDefinition
+
+    from .models import AgencyApprovalTask
+
+    workflow, _created = Workflow.objects.get_or_create(name=FORM_REVIEW, defaults={"active": True})
+    task = AgencyApprovalTask.objects.filter(name="Agency moderators approve the form").first()
+    if task is None:
+        task = AgencyApprovalTask.objects.create(name="Agency moderators approve the form")
+    task.groups.set(Group.objects.filter(Q(name__endswith=" moderators") | Q(name=NATIONAL_TEAM)))
+    WorkflowTask.objects.get_or_create(workflow=workflow, task=task, defaults={"sort_order": 0})
+    WorkflowContentType.objects.update_or_create(
+        content_type=ContentType.objects.get_for_model(FormDefinition), defaults={"workflow": workflow}
+    )
+    return workflow
+
+
 def sync_agency_groups(progress=None) -> int:
     """Create or update the groups, permissions and workflows of every agency; return how many."""
     sync_national_team()
@@ -104,6 +131,7 @@ def sync_agency_groups(progress=None) -> int:
         sync_agency(page)
         if progress:
             progress(number, total, page.agency.code)
+    sync_form_review()
     return total
 
 

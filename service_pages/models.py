@@ -11,7 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
-from wagtail.models import Page
+from wagtail.models import AbstractGroupApprovalTask, Page
 from wagtail.search import index
 from wagtail.snippets.models import register_snippet
 
@@ -319,3 +319,41 @@ class ServicePage(Page):
     @property
     def keyword_list(self) -> list[str]:
         return [word.strip() for word in self.keywords.split("|") if word.strip()]
+
+
+class AgencyApprovalTask(AbstractGroupApprovalTask):
+    """A group approval where reviewers act only on their own agency's pages and forms.
+
+    One workflow can then serve every agency (used for application forms): the task's groups are
+    all agencies' moderators, and a moderator of agency A cannot approve agency B's form.
+    """
+
+    class Meta:
+        verbose_name = _("agency approval task")
+        verbose_name_plural = _("agency approval tasks")
+
+    @staticmethod
+    def _agency_of(obj):
+        obj = obj.specific if hasattr(obj, "specific") else obj
+        return getattr(obj, "agency", None)
+
+    def _may(self, obj, user):
+        from .governance import may_work_on
+
+        return user.is_superuser or (self._user_in_groups(user) and may_work_on(user, self._agency_of(obj)))
+
+    def user_can_access_editor(self, obj, user):
+        return self._may(obj, user)
+
+    def locked_for_user(self, obj, user):
+        return not self._may(obj, user)
+
+    def user_can_lock(self, obj, user):
+        return self._may(obj, user)
+
+    def get_actions(self, obj, user):
+        return super().get_actions(obj, user) if self._may(obj, user) else []
+
+    @classmethod
+    def get_description(cls):
+        return _("Members of the chosen groups approve or reject, each only for their own agency")

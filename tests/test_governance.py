@@ -139,3 +139,30 @@ def test_revert_to_an_earlier_revision(groups):
     page.refresh_from_db()
     assert page.summary == original
     assert PageLogEntry.objects.filter(page=page, action="wagtail.revert").exists()
+
+
+def test_publishing_a_form_goes_through_its_agencys_moderators(groups):
+    from form_builder import defaults
+    from form_builder.models import FormDefinition, FormVersion
+
+    own, other = groups
+    editor = member("editor", f"{own.agency.code} editors")
+    moderator = member("moderator", f"{own.agency.code} moderators")
+    outsider = member("outsider", f"{other.agency.code} moderators")
+    steps = [{"title": "Алхам", "fields": [{"type": "short_text", "key": "name", "label": "Нэр", "required": True}]}]
+    definition = FormDefinition.objects.create(
+        name="Газрын хүсэлт", slug="land-request", agency=own.agency, steps=defaults.stream_data(steps), live=False
+    )
+    definition.save_revision(user=editor)
+    workflow = definition.get_workflow()
+    assert workflow is not None and workflow.name == "Application forms review"
+    state = workflow.start(definition, editor)
+    assert not FormVersion.objects.filter(definition=definition).exists(), "nothing reaches citizens before approval"
+    task = state.current_task_state.task.specific
+    assert task.get_actions(definition, outsider) == [], "another agency's moderator cannot approve"
+    assert "approve" in {action[0] for action in task.get_actions(definition, moderator)}
+    state.current_task_state.approve(user=moderator)
+    definition.refresh_from_db()
+    assert definition.live
+    version = FormVersion.objects.get(definition=definition)
+    assert version.number == 1 and list(version.spec.fields) == ["name"]
