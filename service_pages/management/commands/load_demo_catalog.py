@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from service_pages import catalog
 from service_pages.bulk import import_service_rows
+from service_pages.governance import sync_agency_groups
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 
@@ -31,4 +32,6 @@ class Command(BaseCommand):
         report = import_service_rows(catalog.read_csv(directory / "services.csv"))
         if report.problems:
             raise CommandError("; ".join(str(problem) for problem in report.problems))
-        self.stdout.write(self.style.SUCCESS(f"demo catalog: {report.summary()}"))
+        # Each agency's editors/moderators groups and review workflows (see service_pages.governance).
+        agencies = sync_agency_groups()
+        self.stdout.write(self.style.SUCCESS(f"demo catalog: {report.summary()}; groups for {agencies} agencies"))
