@@ -364,8 +364,13 @@ def test_sweep_fails_tasks_left_running_by_a_crashed_worker(settings):
     assert stuck.status == "FAILED"
 
 
-def test_db_worker_delivers_queued_submissions(client, service, agency_server, settings, django_capture_on_commit_callbacks):
+def test_db_worker_delivers_queued_submissions(client, service, agency_server, settings, django_capture_on_commit_callbacks, monkeypatch):
     from django.core.management import call_command
+    from django_tasks_db.management.commands import db_worker
+
+    # The worker runs inside this test's transaction; its periodic close_old_connections() would
+    # drop that connection on PostgreSQL (autocommit is off inside a test), so keep it.
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     webhook(service, agency_server)
