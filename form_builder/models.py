@@ -343,6 +343,12 @@ class Submission(models.Model):
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Operator mode: who the application is for, and the office that made it (scoping, statistics).
+    citizen = models.JSONField(_("citizen"), default=dict, blank=True, help_text=_("Register number, name and phone given to the operator."))
+    office_soum = models.ForeignKey(
+        "service_pages.Soum", verbose_name=_("office"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    consent = models.JSONField(_("consent"), default=dict, blank=True, help_text=_("How the citizen confirmed the application."))
     submitted_at = models.DateTimeField(_("submitted"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -416,6 +422,9 @@ class Draft(models.Model):
     data = models.JSONField(default=dict)
     step = models.PositiveSmallIntegerField(default=0)
     resume_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    citizen = models.JSONField(default=dict, blank=True)
+    consent = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField(db_index=True)
@@ -462,6 +471,40 @@ class StoredFile(models.Model):
 
     def metadata(self) -> dict:
         return {"id": str(self.id), "name": self.name, "size": self.size, "content_type": self.content_type, "sha256": self.sha256}
+
+
+class OperatorProfile(models.Model):
+    """A staff user serving citizens at a soum (or district) office; a supervisor oversees an aimag."""
+
+    class Role(models.TextChoices):
+        OPERATOR = "operator", _("Soum operator")
+        SUPERVISOR = "supervisor", _("Aimag supervisor")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_profile")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.OPERATOR)
+    soum = models.ForeignKey("service_pages.Soum", verbose_name=_("office (soum or district)"), null=True, blank=True, on_delete=models.PROTECT)
+    aimag = models.ForeignKey("service_pages.Aimag", verbose_name=_("aimag"), null=True, blank=True, on_delete=models.PROTECT)
+    office_name = models.CharField(_("office name"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("operator")
+        verbose_name_plural = _("operators")
+
+    def __str__(self):
+        return f"{self.user.get_username()} ({self.soum or self.aimag})"
+
+    def clean(self):
+        if self.role == self.Role.OPERATOR and self.soum_id is None:
+            raise ValidationError({"soum": _("An operator works at a soum or district office.")})
+        if self.role == self.Role.SUPERVISOR and self.aimag_id is None:
+            raise ValidationError({"aimag": _("A supervisor oversees an aimag.")})
+
+    def submissions(self):
+        """The submissions this person may see: their office's, or their aimag's offices'."""
+        queryset = Submission.objects.filter(source=Source.OPERATOR)
+        if self.role == self.Role.SUPERVISOR:
+            return queryset.filter(office_soum__aimag=self.aimag_id)
+        return queryset.filter(office_soum=self.soum_id)
 
 
 class RateLimitCounter(models.Model):

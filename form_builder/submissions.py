@@ -160,6 +160,9 @@ def submit(
     source: str = Source.WEB,
     draft: Draft | None = None,
     operator=None,
+    citizen: dict | None = None,
+    consent: dict | None = None,
+    office_soum=None,
     language: str | None = None,
 ) -> Submission:
     """Validate and store a submission with its outbox event; raise :class:`InvalidSubmission`."""
@@ -191,8 +194,12 @@ def submit(
                 data=answers,
                 source=source,
                 language=(language or translation.get_language() or "mn")[:8],
-                applicant_register_number=_register_number_of(application.version, answers),
+                applicant_register_number=(citizen or {}).get("register_number")
+                or _register_number_of(application.version, answers),
                 operator=operator,
+                citizen=citizen or {},
+                consent=consent or {},
+                office_soum=office_soum,
             )
             for stored in written:
                 stored.submission = submission

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import operator_views, views
 
 urlpatterns = [
     path("apply/<str:code>/", views.start, name="form_start"),
@@ -13,6 +13,9 @@ urlpatterns = [
     path("resume/<str:resume_code>/", views.resume, name="form_resume_link"),
     path("receipt/<str:tracking_code>/", views.receipt, name="form_receipt"),
     path("receipt/<str:tracking_code>/download/", views.receipt_download, name="form_receipt_download"),
+    path("operator/", operator_views.queue, name="operator_queue"),
+    path("operator/search/", operator_views.search, name="operator_search"),
+    path("operator/apply/<str:code>/", operator_views.start, name="operator_start"),
     path("track/", views.track, name="track"),
     path("track/<str:tracking_code>/", views.track_status, name="track_status"),
 ]

@@ -304,7 +304,31 @@ def review(request, code):
     stored = {key: value for key, value in draft.data.items() if key in file_keys}
     answers, errors = spec.validate(data, stored_files=stored)
     status = 200
-    if request.method == "POST" and not errors:
+    operator_mode = draft.operator_id is not None
+    consent_message = None
+    extra = {}
+    if operator_mode:
+        from . import consent as consent_codes
+        from .operator_views import consent_proof, validate_operator
+
+        profile = validate_operator(request, draft)
+        if request.method == "POST" and request.POST.get("action") == "send_code":
+            consent_codes.send_code(draft, service.title)
+            messages.success(request, _("A confirmation code was sent to the citizen's phone."))
+            return redirect("form_review", code=service.code)
+    if request.method == "POST" and not errors and operator_mode:
+        proof, consent_message = consent_proof(request, draft)
+        if proof is None:
+            status = 400
+        else:
+            extra = {
+                "source": Source.OPERATOR,
+                "operator": request.user,
+                "citizen": draft.citizen,
+                "consent": proof,
+                "office_soum": profile.soum,
+            }
+    if request.method == "POST" and not errors and status == 200:
         if request.POST.get(HONEYPOT):
             return render(request, "form_builder/refused.html", {"service": service}, status=400)
         verdict = ratelimit.check_submission(request, service.code)
@@ -313,7 +337,8 @@ def review(request, code):
             response["Retry-After"] = str(verdict.retry_after)
             return response
         try:
-            submission = submit(application, data, draft=draft, source=Source.WEB, language=translation.get_language())
+            extra.setdefault("source", Source.WEB)
+            submission = submit(application, data, draft=draft, language=translation.get_language(), **extra)
         except InvalidSubmission as invalid:
             errors = invalid.errors
             status = 400
@@ -322,7 +347,7 @@ def review(request, code):
             receipts = [*request.session.get(SESSION_RECEIPTS, [])[-19:], submission.tracking_code]
             request.session[SESSION_RECEIPTS] = receipts
             return redirect("form_receipt", tracking_code=submission.tracking_code)
-    elif request.method == "POST":
+    elif request.method == "POST" and errors:
         status = 400
     language = translation.get_language()
     rows = answer_rows(spec, answers, language)
@@ -339,6 +364,9 @@ def review(request, code):
         rows=[{"row": row, "url": _step_url(service, row.step)} for row in rows],
         errors=error_items,
         problem_steps=problem_steps,
+        operator_mode=operator_mode,
+        consent_message=consent_message,
+        code_sent=bool(draft.consent.get("code_hash")) if operator_mode else False,
     )
     return render(request, "form_builder/review.html", context, status=status)
 

@@ -29,7 +29,7 @@ from service_pages.governance import agency_codes_for, filter_by_agency, may_wor
 from service_pages.models import Agency
 
 from .display import answer_rows
-from .models import FormDefinition, Status, StoredFile, Submission
+from .models import FormDefinition, OperatorProfile, Status, StoredFile, Submission
 
 
 class AgencyScopedPolicy(ModelPermissionPolicy):
@@ -219,3 +219,19 @@ def download_file(request, file_id):
 @hooks.register("register_admin_urls")
 def register_download_url():
     return [path("submission-files/<uuid:file_id>/", download_file, name="form_builder_download_file")]
+
+
+class OperatorViewSet(ModelViewSet):
+    model = OperatorProfile
+    icon = "user"
+    menu_label = _("Soum operators")
+    menu_order = 240
+    add_to_admin_menu = True
+    list_display = ["user", "role", "soum", "aimag", "office_name"]
+    form_fields = ["user", "role", "soum", "aimag", "office_name"]
+    add_to_reference_index = False
+
+
+@hooks.register("register_admin_viewset")
+def register_operator_viewset():
+    return OperatorViewSet("operators")

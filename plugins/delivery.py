@@ -84,7 +84,13 @@ class DeliveryContext:
             "submitted_at": submission.submitted_at.isoformat(),
             "channel": submission.source,
             "language": submission.language,
-            "operator": {"username": operator.get_username(), "name": operator.get_full_name()} if operator else None,
+            "operator": _operator_block(submission, operator),
+            "citizen": {
+                "register_number": submission.citizen.get("register_number") or submission.applicant_register_number,
+                "name": submission.citizen.get("name", ""),
+                "phone": submission.citizen.get("phone", ""),
+            },
+            "consent": submission.consent or None,
             "delivery_id": self.idempotency_key,
             "target": self.delivery.target,
         }
@@ -96,6 +102,18 @@ class DeliveryContext:
             "answers": self.submission.data,
             "schema": self.submission.form_version.spec.json_schema(),
         }
+
+
+def _operator_block(submission, operator):
+    if operator is None:
+        return None
+    soum = submission.office_soum
+    return {
+        "username": operator.get_username(),
+        "name": operator.get_full_name(),
+        "office_soum": soum.code if soum else None,
+        "office_aimag": soum.aimag.code if soum else None,
+    }
 
 
 # -- planning (inside the submission's transaction) ----------------------------------------------

@@ -276,7 +276,7 @@ def test_fan_out_gives_each_target_its_own_status(client, service, agency_server
         envelope = second.received[0]
         assert envelope.headers["content-type"].startswith("text/xml")
         xml = envelope.body.decode()
-        assert "<CitizenIdentity><RegisterNumber>УБ99010112</RegisterNumber></CitizenIdentity>" in xml
+        assert "<CitizenIdentity><RegisterNumber>УБ99010112</RegisterNumber><Name></Name></CitizenIdentity>" in xml
         assert "<OperatorIdentity/>" in xml and "WS100101_test" in xml
         assert mail.outbox[-1].to == ["archive@agency.mn"] and submission.tracking_code in mail.outbox[-1].subject
         submission.refresh_from_db()

@@ -205,3 +205,8 @@ TUMEN_DELIVERY_MAX_RESPONSE_BYTES = env_int("TUMEN_DELIVERY_MAX_RESPONSE_BYTES",
 TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS", 5)
 # Plain http (to loopback only) for development and tests; production needs https.
 TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
+
+# Operator mode: how the citizen's confirmation code reaches their phone (a class with
+# send(phone, text)); the default writes it to the log (development).
+TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "form_builder.consent.ConsoleSender")
+LOGIN_URL = "wagtailadmin_login"

@@ -32,7 +32,8 @@ def envelope(context, operation: str) -> bytes:
     answers = json.dumps(submission.data, cls=DjangoJSONEncoder, ensure_ascii=False)
     citizen = submission.applicant_register_number
     operator_block = (
-        f"<OperatorIdentity><Username>{escape(operator['username'])}</Username><Name>{escape(operator['name'])}</Name></OperatorIdentity>"
+        f"<OperatorIdentity><Username>{escape(operator['username'])}</Username><Name>{escape(operator['name'])}</Name>"
+        f"<OfficeSoum>{escape(operator['office_soum'] or '')}</OfficeSoum></OperatorIdentity>"
         if operator
         else "<OperatorIdentity/>"
     )
@@ -46,7 +47,8 @@ def envelope(context, operation: str) -> bytes:
         f"<tmn:ServiceCode>{escape(submission.service_code)}</tmn:ServiceCode>"
         f"<tmn:SubmittedAt>{escape(metadata['submitted_at'])}</tmn:SubmittedAt>"
         "</tmn:Request></soapenv:Header><soapenv:Body><tmn:Submission>"
-        f"<CitizenIdentity><RegisterNumber>{escape(citizen)}</RegisterNumber></CitizenIdentity>"
+        f"<CitizenIdentity><RegisterNumber>{escape(citizen)}</RegisterNumber>"
+        f"<Name>{escape(metadata['citizen']['name'])}</Name></CitizenIdentity>"
         f"{operator_block}"
         f"<Answers>{escape(answers)}</Answers>"
         "</tmn:Submission></soapenv:Body></soapenv:Envelope>"

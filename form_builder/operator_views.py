@@ -1,0 +1,127 @@
+"""Operator mode: a soum operator applies for a citizen, who confirms; the office's queue.
+
+Light pages (no JavaScript needed, a few kilobytes) for slow rural links. An operator starts an
+application by identifying the citizen; the normal steps follow (so the same validation and the
+same save/resume apply); on "check your answers" the citizen confirms with a code sent to their
+phone, or the operator records an in-person confirmation with a reason. The submission keeps both
+identities (``citizen`` and ``operator`` + ``office_soum``); deliveries carry both blocks.
+"""
+
+from __future__ import annotations
+
+import datetime
+from functools import wraps
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from search import service as search_service
+
+from . import validators
+from .models import OperatorProfile, Status
+from .submissions import ServiceUnavailable, application_for
+from .views import _new_draft, _remember_draft, _service_or_404, _step_url, _unavailable
+
+OPEN_STATUSES = [s for s in Status.values if s not in (Status.COMPLETED, Status.REJECTED)]
+
+
+def operator_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        profile = OperatorProfile.objects.select_related("soum__aimag", "aimag").filter(user=request.user).first()
+        if profile is None:
+            raise PermissionDenied
+        request.operator = profile
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@operator_required
+def queue(request):
+    """Today's and still-open applications of the operator's office (an aimag's, for supervisors)."""
+    profile = request.operator
+    today = timezone.localdate()
+    start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
+    submissions = profile.submissions().select_related("office_soum", "operator").prefetch_related("events")
+    todays = submissions.filter(submitted_at__gte=start)
+    open_ = submissions.filter(status__in=OPEN_STATUSES, submitted_at__lt=start)[:200]
+    return render(request, "form_builder/operator/queue.html", {"profile": profile, "todays": todays, "open": open_})
+
+
+@operator_required
+def search(request):
+    results = None
+    if request.GET.get("q"):
+        try:
+            results = search_service.search(search_service.parse_query(request.GET))
+        except search_service.QueryError:
+            results = None
+    return render(request, "form_builder/operator/search.html", {"results": results, "q": request.GET.get("q", "")})
+
+
+class CitizenForm(forms.Form):
+    register_number = forms.CharField(label=_("Register number"), max_length=64)
+    last_name = forms.CharField(label=_("Family name"), max_length=100)
+    first_name = forms.CharField(label=_("Given name"), max_length=100)
+    phone = forms.CharField(label=_("Phone number"), max_length=64)
+
+    def clean_register_number(self):
+        return validators.validate_register_number(self.cleaned_data["register_number"]).normalized
+
+    def clean_phone(self):
+        return validators.validate_mongolian_phone(self.cleaned_data["phone"])
+
+
+@operator_required
+def start(request, code):
+    """Identify the citizen, then continue with the service's normal steps."""
+    service = _service_or_404(code)
+    try:
+        application = application_for(service)
+    except ServiceUnavailable as error:
+        return _unavailable(request, service, error)
+    form = CitizenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        citizen = dict(form.cleaned_data)
+        citizen["name"] = f"{citizen['last_name']} {citizen['first_name']}"
+        draft = _new_draft(service, application.version)
+        draft.operator = request.user
+        draft.citizen = citizen
+        fields = application.version.spec.fields
+        draft.data = {key: citizen[key] for key in ("register_number", "last_name", "first_name", "phone") if key in fields}
+        draft.save()
+        _remember_draft(request, draft)
+        return redirect(_step_url(service, 0))
+    return render(request, "form_builder/operator/start.html", {"service": service, "form": form}, status=400 if form.errors else 200)
+
+
+def consent_proof(request, draft):
+    """The consent given on the review page, or (None, error message)."""
+    from . import consent
+
+    reason = request.POST.get("in_person_reason", "").strip()
+    code = request.POST.get("consent_code", "").strip()
+    if code:
+        proof = consent.check_code(draft, code)
+        return (proof, None) if proof else (None, _("The confirmation code is wrong or has expired."))
+    if len(reason) >= 5:
+        return consent.in_person(reason, request.user), None
+    return None, _("The citizen must confirm: enter the code sent to their phone, or record why they confirmed in person.")
+
+
+def validate_operator(request, draft):
+    if draft.operator_id != request.user.pk:
+        raise PermissionDenied
+    profile = OperatorProfile.objects.filter(user=request.user).first()
+    if profile is None:
+        raise PermissionDenied
+    return profile
+
+
+__all__ = ["queue", "search", "start", "consent_proof", "validate_operator", "ValidationError"]
