@@ -288,6 +288,7 @@ class Status(models.TextChoices):
     RECEIVED = "received", _("Received")
     DELIVERED = "delivered", _("Sent to the agency")
     IN_PROGRESS = "in_progress", _("In progress")
+    STAGE_COMPLETED = "stage_completed", _("Stage completed")
     NEEDS_INFORMATION = "needs_information", _("More information needed")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
@@ -349,6 +350,9 @@ class Submission(models.Model):
         "service_pages.Soum", verbose_name=_("office"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     consent = models.JSONField(_("consent"), default=dict, blank=True, help_text=_("How the citizen confirmed the application."))
+    # Multi-stage services: the agencies of each stage (codes, in order) and the current stage.
+    stage_agencies = models.JSONField(_("agencies of each stage"), default=list, blank=True)
+    stage = models.PositiveSmallIntegerField(_("current stage"), default=1)
     submitted_at = models.DateTimeField(_("submitted"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -374,10 +378,22 @@ class Submission(models.Model):
 
         return answer_rows(self.spec, self.data, language)
 
-    def set_status(self, status, *, actor="", message=""):
+    def set_status(self, status, *, actor="", message="", public_message="", agency_code=""):
         self.status = status
         self.save(update_fields=["status", "updated_at"])
-        return self.events.create(status=status, actor=actor, message=message)
+        return self.events.create(
+            status=status, actor=actor, message=message, public_message=public_message,
+            stage=self.stage if self.stage_count > 1 else None, agency_code=agency_code,
+        )  # fmt: skip
+
+    @property
+    def stage_count(self) -> int:
+        return max(1, len(self.stage_agencies or []))
+
+    @property
+    def current_stage_agency_code(self) -> str:
+        codes = self.stage_agencies or []
+        return codes[self.stage - 1] if 0 < self.stage <= len(codes) else (self.agency.code if self.agency else "")
 
 
 class SubmissionEvent(models.Model):
@@ -388,6 +404,9 @@ class SubmissionEvent(models.Model):
     created_at = models.DateTimeField(_("at"), default=timezone.now)
     actor = models.CharField(_("by"), max_length=100, blank=True)
     message = models.TextField(_("message"), blank=True, help_text=_("Shown to staff only."))
+    stage = models.PositiveSmallIntegerField(_("stage"), null=True, blank=True)
+    agency_code = models.CharField(_("agency"), max_length=64, blank=True)
+    public_message = models.TextField(_("message to the citizen"), blank=True, help_text=_("E.g. the reason of a rejection."))
 
     class Meta:
         verbose_name = _("status change")

@@ -14,6 +14,9 @@ from django.dispatch import Signal
 
 submission_checking = Signal()
 submission_received = Signal()
+# A later stage of a multi-stage service begins (inside the transaction that records it):
+# sender Submission; ``submission``, ``stage``. The plugins app plans that stage's deliveries.
+stage_started = Signal()
 
 """Publishing a form definition freezes a new version (only when the form really changed)."""
 

@@ -31,6 +31,7 @@ from .models import (
     new_tracking_code,
 )
 from .signals import submission_checking, submission_received
+from .stages import stage_agencies_for
 
 
 class ServiceUnavailable(Exception):
@@ -200,6 +201,7 @@ def submit(
                 citizen=citizen or {},
                 consent=consent or {},
                 office_soum=office_soum,
+                stage_agencies=stage_agencies_for(service),
             )
             for stored in written:
                 stored.submission = submission

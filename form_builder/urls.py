@@ -17,5 +17,6 @@ urlpatterns = [
     path("operator/search/", operator_views.search, name="operator_search"),
     path("operator/apply/<str:code>/", operator_views.start, name="operator_start"),
     path("track/", views.track, name="track"),
+    path("statistics/", views.processing_statistics, name="processing_statistics"),
     path("track/<str:tracking_code>/", views.track_status, name="track_status"),
 ]

@@ -470,5 +470,25 @@ def track_status(request, tracking_code):
         return render(request, "form_builder/track.html", {"code": tracking_code, "not_found": True}, status=404)
     if submission.tracking_code != tracking_code:
         return HttpResponseRedirect(reverse("track_status", args=[submission.tracking_code]))
-    return render(request, "form_builder/track_status.html", {"submission": submission, "events": submission.events.all()})
+    from .stages import stage_rows
 
+    events = submission.events.all()
+    return render(
+        request,
+        "form_builder/track_status.html",
+        {
+            "submission": submission,
+            "events": events,
+            "stages": stage_rows(submission),
+            "public_messages": [event.public_message for event in events if event.public_message],
+        },
+    )
+
+
+
+def processing_statistics(request):
+    """Public page: real processing times per service and per agency (transparency)."""
+    from .statistics import processing_times
+
+    services, agencies = processing_times()
+    return render(request, "form_builder/statistics.html", {"services": services[:200], "agencies": agencies})

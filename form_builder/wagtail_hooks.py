@@ -9,6 +9,7 @@
 """
 
 import django_filters
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
@@ -148,11 +149,17 @@ class SubmissionStatusView(AgencyScopedObjectMixin, EditView):
     """Editing a submission means changing its status; each change goes on the timeline."""
 
     def save_instance(self):
-        submission = self.form.instance
-        changed = "status" in self.form.changed_data
-        submission.save(update_fields=["status", "updated_at"])
-        if changed:
-            submission.events.create(status=submission.status, actor=self.request.user.get_username())
+        from .stages import StatusRefused, apply_status
+
+        submission = Submission.objects.select_related("agency").get(pk=self.form.instance.pk)
+        status = self.form.cleaned_data["status"]
+        if status != submission.status:
+            try:
+                submission = apply_status(
+                    submission, status, agency_code=submission.current_stage_agency_code, actor=self.request.user.get_username()
+                )
+            except StatusRefused as refused:
+                messages.error(self.request, refused.message)
         return submission
 
 

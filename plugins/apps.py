@@ -9,7 +9,7 @@ class PluginsConfig(AppConfig):
     verbose_name = _("Plugins and delivery")
 
     def ready(self):
-        from form_builder.signals import submission_checking, submission_received
+        from form_builder.signals import stage_started, submission_checking, submission_received
 
         from . import contrib  # noqa: F401  (registers the built-in plugins)
         from .checks import run_pre_submit_checks
@@ -18,4 +18,5 @@ class PluginsConfig(AppConfig):
 
         register.discover()
         submission_received.connect(plan_deliveries, dispatch_uid="tumen_plan_deliveries")
+        stage_started.connect(plan_deliveries, dispatch_uid="tumen_plan_stage_deliveries")
         submission_checking.connect(run_pre_submit_checks, dispatch_uid="tumen_pre_submit_checks")

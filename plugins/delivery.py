@@ -93,6 +93,14 @@ class DeliveryContext:
             "consent": submission.consent or None,
             "delivery_id": self.idempotency_key,
             "target": self.delivery.target,
+            "stage": self.delivery.stage,
+            "stages": submission.stage_agencies,
+            # The accumulated record: what earlier stages' agencies reported.
+            "history": [
+                {"status": event.status, "stage": event.stage, "agency": event.agency_code, "at": event.created_at.isoformat(),
+                 "message": event.message}  # fmt: skip
+                for event in submission.events.all()
+            ],
         }
 
     def payload(self) -> dict:
@@ -119,16 +127,22 @@ def _operator_block(submission, operator):
 # -- planning (inside the submission's transaction) ----------------------------------------------
 
 
-def plan_deliveries(sender=None, submission=None, outbox_event=None, **kwargs) -> list[Delivery]:
+def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **kwargs) -> list[Delivery]:
+    """One delivery per target of the stage's agency (stage 1: at submission; later stages when the
+    previous agency completes theirs, via ``form_builder.signals.stage_started``)."""
+    from service_pages.models import Agency
+
     service = submission.service
-    configs = configs_for(service, "delivery") if service is not None else []
+    agency = Agency.objects.filter(code=submission.current_stage_agency_code).first() or submission.agency
+    configs = configs_for(service, "delivery", agency=agency) if service is not None else []
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
         [
             Delivery(
                 submission=submission,
                 config=config,
-                agency_id=submission.agency_id,
+                agency=agency,
+                stage=stage,
                 plugin_id=config.plugin_id,
                 target=config.name,
                 next_attempt_at=now,
@@ -254,7 +268,7 @@ def _mark_submission_delivered(submission):
 
     if submission.status != Status.RECEIVED:
         return
-    if submission.deliveries.exclude(state=Delivery.State.DELIVERED).exists():
+    if submission.deliveries.filter(stage=submission.stage).exclude(state=Delivery.State.DELIVERED).exists():
         return
     submission.set_status(Status.DELIVERED, actor="tumen")
 

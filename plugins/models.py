@@ -78,11 +78,17 @@ class PluginConfig(models.Model):
             raise ValidationError({"options": problems}) from None
 
 
-def configs_for(service, kind: str) -> list[PluginConfig]:
-    """The enabled configurations of ``kind`` that apply to ``service`` (most specific wins)."""
-    candidates = PluginConfig.objects.filter(
-        Q(service=service) | Q(service__isnull=True, agency_id=service.agency_id) | Q(service__isnull=True, agency__isnull=True)
-    ).select_related("agency")
+def configs_for(service, kind: str, agency=None) -> list[PluginConfig]:
+    """The enabled configurations of ``kind`` that apply to ``service`` (most specific wins).
+
+    ``agency`` is a later stage's agency of a multi-stage service: its own configurations apply
+    (the service-level overrides belong to the service's agency).
+    """
+    if agency is not None and agency.pk != service.agency_id:
+        scope = Q(service__isnull=True, agency=agency)
+    else:
+        scope = Q(service=service) | Q(service__isnull=True, agency_id=service.agency_id)
+    candidates = PluginConfig.objects.filter(scope | Q(service__isnull=True, agency__isnull=True)).select_related("agency")
     chosen: dict[tuple[str, str], PluginConfig] = {}
     for config in sorted(candidates, key=lambda c: (c.service_id is not None, c.agency_id is not None)):
         if config.kind == kind:
@@ -103,6 +109,7 @@ class Delivery(models.Model):
     agency = models.ForeignKey("service_pages.Agency", verbose_name=_("agency"), null=True, on_delete=models.SET_NULL, related_name="deliveries")
     plugin_id = models.CharField(_("plugin"), max_length=64)
     target = models.CharField(_("target name"), max_length=100)
+    stage = models.PositiveSmallIntegerField(_("stage"), default=1)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
@@ -120,7 +127,7 @@ class Delivery(models.Model):
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["submission", "config"], name="delivery_once_per_target")]
+        constraints = [models.UniqueConstraint(fields=["submission", "config", "stage"], name="delivery_once_per_target_stage")]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["agency", "state"], name="delivery_agency_state"),

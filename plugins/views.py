@@ -2,8 +2,10 @@
 
 Authenticated per agency: ``X-Tumen-Key`` names an active :class:`AgencyCredential`, and
 ``X-Tumen-Signature`` is HMAC-SHA256 over ``"{X-Tumen-Timestamp}.{tracking code}." + body`` with
-its secret (5-minute replay window). The agency must be the submission's. The body is read by the
-agency's status-callback plugin (default ``tumen_status``: ``{"status", "message"}``).
+its secret (5-minute replay window). The agency must be the one handling the submission's current
+stage. The body is read by the agency's status-callback plugin (default ``tumen_status``:
+``{"status", "message"}``); ``completed`` of a non-final stage starts the next stage
+(``form_builder.stages``), ``rejected`` ends the flow and its message is shown to the citizen.
 """
 
 from django.db import transaction
@@ -15,11 +17,14 @@ from django.views.decorators.http import require_POST
 
 from form_builder.api import error_response
 from form_builder.models import Status, Submission, normalize_tracking_code
+from form_builder.stages import StatusRefused, apply_status, may_report
 from search.views import api_language
 
 from . import signing
 from .models import AgencyCredential, PluginConfig
 from .registry import register
+
+REPORTABLE = [status for status in Status.values if status != Status.STAGE_COMPLETED]
 
 
 def _callback_plugin(agency):
@@ -45,17 +50,26 @@ def status_callback(request, tracking_code):
         credential.secret, request.headers.get("X-Tumen-Timestamp", ""), [tracking_code], body, request.headers.get("X-Tumen-Signature", "")
     ):
         return denied
-    submission = Submission.objects.filter(tracking_code=code, agency=credential.agency).first()
-    if submission is None:
+    submission = Submission.objects.filter(tracking_code=code).select_related("agency").first()
+    if submission is None or not may_report(submission, credential.agency.code):
         return error_response(404, "submission_not_found", _("No application of this agency has this tracking code."))
     plugin, options = _callback_plugin(credential.agency)
     try:
         update = plugin.parse(body, request.headers, options)
     except (ValueError, UnicodeDecodeError):
         return error_response(400, "invalid_body", _('Send {"status": "...", "message": "..."}.'))
-    if update.status not in Status.values:
-        return error_response(400, "invalid_status", _("Unknown status. Use one of: %(statuses)s."), statuses=", ".join(Status.values))
-    with transaction.atomic():
-        event = submission.set_status(update.status, actor=f"agency:{credential.agency.code}", message=update.message)
-        AgencyCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
-    return JsonResponse({"tracking_code": submission.tracking_code, "status": submission.status, "at": event.created_at.isoformat()})
+    if update.status not in Status.values or update.status == Status.STAGE_COMPLETED:
+        return error_response(400, "invalid_status", _("Unknown status. Use one of: %(statuses)s."), statuses=", ".join(REPORTABLE))
+    try:
+        with transaction.atomic():
+            submission = apply_status(
+                submission, update.status, agency_code=credential.agency.code,
+                actor=f"agency:{credential.agency.code}", message=update.message,
+            )  # fmt: skip
+            AgencyCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+    except StatusRefused as refused:
+        return error_response(409, refused.code, refused.message)
+    event = submission.events.order_by("-created_at", "-pk").first()
+    return JsonResponse(
+        {"tracking_code": submission.tracking_code, "status": submission.status, "stage": submission.stage, "at": event.created_at.isoformat()}
+    )

@@ -1,0 +1,90 @@
+"""Multi-stage services: an application moves from agency to agency without the citizen.
+
+A service with ``stages`` > 1 lists its agencies in ``stage_agencies`` ("ubeg | mta"). A
+submission snapshots that list when it is made. Stage 1 goes to the first agency; when the current
+stage's agency reports ``completed`` (a signed callback or a staff action in the admin), the stage
+is recorded as done and the next stage starts: ``stage_started`` makes the plugins deliver the
+accumulated record to the next agency. ``rejected`` at any stage ends the flow, with a reason the
+citizen sees on the tracking page. The last stage's ``completed`` completes the application.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from .models import Status, Submission
+from .signals import stage_started
+
+FINAL = (Status.COMPLETED, Status.REJECTED)
+
+
+class StatusRefused(Exception):
+    def __init__(self, message, code):
+        super().__init__(str(message))
+        self.message, self.code = message, code
+
+
+def stage_agencies_for(service) -> list[str]:
+    """The agency codes of each stage of ``service`` (one stage: its own agency)."""
+    codes = [code.strip() for code in (service.stage_agencies or "").split("|") if code.strip()]
+    if service.stages > 1 and len(codes) >= 2:
+        return codes
+    return [service.agency.code] if service.agency_id else []
+
+
+def may_report(submission: Submission, agency_code: str) -> bool:
+    """Only the agency handling the current stage reports on it (one stage: the service's agency)."""
+    return agency_code == submission.current_stage_agency_code
+
+
+@transaction.atomic
+def apply_status(submission: Submission, status: str, *, agency_code: str, actor: str, message: str = "",
+                 public_message: str = "") -> Submission:  # fmt: skip
+    """Record a status reported by the current stage's agency; advance or end the flow."""
+    current = Submission.objects.select_for_update().select_related("agency").get(pk=submission.pk)
+    if current.status in FINAL:
+        raise StatusRefused(_("This application is already closed."), "closed")
+    if status not in Status.values or status == Status.STAGE_COMPLETED:
+        raise StatusRefused(_("Unknown status."), "invalid_status")
+    if status == Status.COMPLETED and current.stage < current.stage_count:
+        current.set_status(Status.STAGE_COMPLETED, actor=actor, message=message, agency_code=agency_code)
+        current.stage += 1
+        current.status = Status.IN_PROGRESS
+        current.save(update_fields=["stage", "status", "updated_at"])
+        current.set_status(Status.IN_PROGRESS, actor="tumen", agency_code=current.current_stage_agency_code)
+        stage_started.send(sender=Submission, submission=current, stage=current.stage)
+        return current
+    public = public_message or (message if status == Status.REJECTED else "")
+    current.set_status(status, actor=actor, message=message, public_message=public, agency_code=agency_code)
+    return current
+
+
+def stage_rows(submission: Submission) -> list[dict]:
+    """Each stage for the tracking page: agency, state, start and end dates."""
+    from service_pages.models import Agency
+
+    codes = submission.stage_agencies or []
+    if len(codes) < 2:
+        return []
+    names = dict(Agency.objects.filter(code__in=codes).values_list("code", "name_mn"))
+    events = list(submission.events.all())
+    rows = []
+    for number, code in enumerate(codes, start=1):
+        of_stage = [e for e in events if (e.stage == number) or (number == 1 and e.stage is None)]
+        started = of_stage[0].created_at if of_stage else None
+        done = next((e.created_at for e in of_stage if e.status in (Status.STAGE_COMPLETED, Status.COMPLETED)), None)
+        rejected = next((e for e in of_stage if e.status == Status.REJECTED), None)
+        if rejected:
+            state = "rejected"
+        elif done:
+            state = "done"
+        elif number == submission.stage and submission.status not in FINAL:
+            state = "current"
+        else:
+            state = "waiting"
+        rows.append(
+            {"number": number, "agency": names.get(code, code), "state": state, "started": started,
+             "done": done or (rejected.created_at if rejected else None)}  # fmt: skip
+        )
+    return rows
