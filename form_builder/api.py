@@ -130,7 +130,7 @@ def create_submission(request, code):
         data, files = _payload(request)
     except (RequestDataTooBig, TooManyFieldsSent):
         return error_response(413, "too_large", _("The request is too large."))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return error_response(
             400,
             "invalid_body",

@@ -168,6 +168,32 @@ class EmailFieldType(FieldType):
 # -- numbers and dates -------------------------------------------------------------------------
 
 
+MAX_NUMBER_TEXT = 32
+
+
+def _reasonable_number(value):
+    """Refuse numbers whose mere reading is costly ("1e300000", 10 000 digits) or not finite."""
+    if isinstance(value, bool):
+        raise ValidationError(_("Enter a number."), code="invalid")
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf")) or abs(value) > 1e15):
+        raise ValidationError(_("Enter a number."), code="invalid")
+    if isinstance(value, int) and abs(value) > 10**15:
+        raise ValidationError(_("Enter a number."), code="invalid")
+    if isinstance(value, str) and (len(value) > MAX_NUMBER_TEXT or "e" in value.lower()):
+        raise ValidationError(_("Enter a number."), code="invalid")
+    return value
+
+
+class _SafeIntegerField(forms.IntegerField):
+    def to_python(self, value):
+        return super().to_python(_reasonable_number(value))
+
+
+class _SafeDecimalField(forms.DecimalField):
+    def to_python(self, value):
+        return super().to_python(_reasonable_number(value))
+
+
 class NumberField(FieldType):
     """A whole number, or a decimal one with ``decimal_places`` (stored as a JSON number)."""
 
@@ -190,8 +216,8 @@ class NumberField(FieldType):
         if options.get("max") is not None:
             kwargs["max_value"] = options["max"]
         if options.get("decimal_places"):
-            return forms.DecimalField(decimal_places=int(options["decimal_places"]), **kwargs)
-        return forms.IntegerField(**kwargs)
+            return _SafeDecimalField(decimal_places=int(options["decimal_places"]), **kwargs)
+        return _SafeIntegerField(**kwargs)
 
     def to_stored(self, cleaned):
         if cleaned is None:

@@ -262,6 +262,11 @@ class FormSpec:
                 except ValidationError as error:
                     errors[spec_field.key] = error.error_list
                     continue
+                except (TypeError, AttributeError, ValueError, ArithmeticError, RecursionError):
+                    # A value of a type the field cannot read at all (a list for a date...): the
+                    # client's mistake, answered as such, never a server error.
+                    errors[spec_field.key] = [ValidationError(_("Enter a valid value."), code="invalid")]
+                    continue
                 if value is not None:
                     answers[spec_field.key] = value
         return answers, errors

@@ -50,6 +50,10 @@ class Refused(Exception):
         self.message, self.code = message, code
 
 
+class AlreadySubmitted(Exception):
+    """The draft was submitted already (a double click, a second tab)."""
+
+
 class InvalidSubmission(Exception):
     """Answers refused; ``errors`` maps field keys (or ``"__all__"``) to ValidationErrors."""
 
@@ -132,6 +136,13 @@ def validate_answers(version: FormVersion, data, files=None, *, stored_files=Non
     spec = version.spec
     answers, errors = spec.validate(data, files, stored_files=stored_files)
     unknown = spec.unknown_keys({**data, **files})
+    not_files = sorted(key for key in files if key in spec.fields and spec.fields[key].type != "file")
+    if not_files:
+        errors.setdefault("__all__", []).append(
+            ValidationError(
+                _("These questions do not take files: %(keys)s."), code="not_a_file_question", params={"keys": ", ".join(not_files)[:500]}
+            )
+        )
     if unknown:
         errors.setdefault("__all__", []).append(
             ValidationError(
@@ -182,9 +193,14 @@ def submit(
     written = []
     try:
         for key, upload in files.items():
+            if key not in answers:  # a file for a question hidden by a condition: not kept
+                continue
             written.append(store_upload(upload, key))
             answers[key] = written[-1].metadata()
         with transaction.atomic():
+            # Lock the draft first: a second click (or tab) waits here, then finds it gone.
+            if draft is not None and Draft.objects.select_for_update().filter(pk=draft.pk).first() is None:
+                raise AlreadySubmitted()
             service = application.service
             submission = _create_with_unique_code(
                 service=service,

@@ -36,8 +36,10 @@ def _zip_kind(upload) -> str | None:
         upload.seek(0)
         with zipfile.ZipFile(upload) as archive:
             names = set(archive.namelist())
-            if "mimetype" in names:
-                mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+            if "mimetype" in names and archive.getinfo("mimetype").file_size <= 100:
+                # Never inflate more than the few bytes looked at (a zip bomb must stay small).
+                with archive.open("mimetype") as member:
+                    mimetype = member.read(100).decode("ascii", "replace").strip()
                 for key in ("odt", "ods"):
                     if mimetype == KNOWN_TYPES[key][0]:
                         return key

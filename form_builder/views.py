@@ -26,9 +26,10 @@ from service_pages.models import ServicePage
 from . import ratelimit
 from .api import find_submission
 from .display import answer_rows
-from .models import Draft, Source, Submission
+from .models import Draft, Source, Submission, normalize_tracking_code
 from .spec import FormSpec, localized
 from .submissions import (
+    AlreadySubmitted,
     Application,
     InvalidSubmission,
     ServiceUnavailable,
@@ -44,6 +45,13 @@ HONEYPOT = "website"
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+class _SizedFile:
+    """An already stored upload, counted by the per-application file limits."""
+
+    def __init__(self, size):
+        self.size = size
 
 
 def _service_or_404(code):
@@ -192,8 +200,17 @@ def step(request, code, number):
         f.key: request.FILES[f.key] for f in spec.steps[index].fields if f.type == "file" and f.key in request.FILES
     }
     stored = {key: value for key, value in answers.items() if key in {f.key for f in spec.file_fields()}}
+    if files:
+        verdict = ratelimit.check_submission(request, service.code)  # uploads cost storage: same limits
+        if not verdict.allowed:
+            response = render(request, "form_builder/throttled.html", {"service": service, "seconds": verdict.retry_after}, status=429)
+            response["Retry-After"] = str(verdict.retry_after)
+            return response
     cleaned, errors = spec.validate({**answers, **posted}, files, stored_files=stored, steps={index}, language=language)
-    errors.update(file_limit_errors(files))
+    # Only files of questions shown on this step are kept, and the limits count the whole application.
+    files = {key: upload for key, upload in files.items() if key in cleaned or key in errors}
+    kept = [_SizedFile(meta.get("size") or 0) for key, meta in stored.items() if key not in files and isinstance(meta, dict)]
+    errors.update(file_limit_errors({**{f"kept-{i}": item for i, item in enumerate(kept)}, **files}))
 
     # Keep what is valid, even when something else on the step is not: a citizen who fixes one
     # answer must not have to attach the file again.
@@ -342,6 +359,10 @@ def review(request, code):
         except InvalidSubmission as invalid:
             errors = invalid.errors
             status = 400
+        except AlreadySubmitted:
+            messages.info(request, _("This application was already submitted."))
+            _forget_draft(request, service)
+            return redirect("track")
         else:
             _forget_draft(request, service)
             receipts = [*request.session.get(SESSION_RECEIPTS, [])[-19:], submission.tracking_code]
@@ -440,8 +461,11 @@ def resume(request, resume_code=""):
             error = _("This code is not valid or was already used. A saved application gets a new code each time it is saved.")
         elif draft.expired:
             error = _("This saved application has expired.")
+        elif not Draft.objects.filter(pk=draft.pk, resume_token_hash=draft.resume_token_hash).update(resume_token_hash=None):
+            # one-time: only the request that clears the code may use it (two at once: one wins)
+            error = _("This code is not valid or was already used. A saved application gets a new code each time it is saved.")
         else:
-            draft.resume_token_hash = None  # one-time: the code is used up
+            draft.resume_token_hash = None
             _touch(draft)
             _remember_draft(request, draft)
             messages.success(request, _("Welcome back. Your answers are as you left them."))
@@ -455,7 +479,10 @@ def resume(request, resume_code=""):
 def track(request):
     code = request.GET.get("code", "").strip()
     if code:
-        return redirect("track_status", tracking_code=code[:40])
+        normalized = normalize_tracking_code(code)
+        if not normalized:
+            return render(request, "form_builder/track.html", {"code": code[:40], "not_found": True}, status=404)
+        return redirect("track_status", tracking_code=normalized)
     return render(request, "form_builder/track.html", {})
 
 

@@ -8,8 +8,11 @@
 - Uploaded files are downloaded through :func:`download_file`, which checks the permission.
 """
 
+from functools import wraps
+
 import django_filters
 from django.contrib import messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
@@ -70,6 +73,41 @@ class InstancePermissionMixin:
         return instance
 
 
+def guard_object_urls(patterns, allowed):
+    """Wrap every per-object admin URL (edit, delete, unpublish, history, usage, revisions, lock,
+    workflow...) so it answers 404 for objects outside the user's agencies."""
+    from django.urls import URLPattern
+
+    def wrap(view):
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            pk = kwargs.get("pk")
+            if pk is not None and not allowed(request.user, unquote(str(pk))):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    result = []
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern) and "pk" in str(pattern.pattern):
+            pattern.callback = wrap(pattern.callback)
+        result.append(pattern)
+    return result
+
+
+def _may_see_form(user, pk):
+    definition = FormDefinition.objects.filter(pk=pk).select_related("agency").first()
+    return definition is None or FormDefinitionPolicy(FormDefinition).user_has_permission_for_instance(
+        user, "change", definition
+    ) or FormDefinitionPolicy(FormDefinition).user_has_permission_for_instance(user, "view", definition)
+
+
+def _may_see_submission(user, pk):
+    submission = Submission.objects.filter(pk=pk).select_related("agency").first()
+    return submission is None or may_work_on(user, submission.agency)
+
+
 class FormEditView(InstancePermissionMixin, snippet_views.EditView):
     pass
 
@@ -91,6 +129,9 @@ class FormDefinitionViewSet(SnippetViewSet):
 
     def get_queryset(self, request):
         return self.permission_policy.instances_user_has_any_permission_for(request.user, ["change", "view", "publish"])
+
+    def get_urlpatterns(self):
+        return guard_object_urls(super().get_urlpatterns(), _may_see_form)
 
 
 register_snippet(FormDefinitionViewSet)
@@ -200,6 +241,9 @@ class SubmissionViewSet(ModelViewSet):
     form_fields = ["status"]
     # Each submission would otherwise enqueue a reference-index task (a row and a worker run).
     add_to_reference_index = False
+
+    def get_urlpatterns(self):
+        return guard_object_urls(super().get_urlpatterns(), _may_see_submission)
 
 
 @hooks.register("register_admin_viewset")

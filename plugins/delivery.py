@@ -44,6 +44,8 @@ from .registry import register
 
 logger = logging.getLogger(__name__)
 ACTIVE = (Delivery.State.PENDING, Delivery.State.RETRYING)
+DELIVER_TASK = "plugins.tasks.deliver"
+SWEEP_TASK = "plugins.tasks.sweep_deliveries"
 
 
 def worker_name() -> str:
@@ -58,7 +60,11 @@ class DeliveryContext:
 
     @cached_property
     def submission(self):
-        return self.delivery.submission
+        from form_builder.models import Submission
+
+        return Submission.objects.select_related("form_version__definition", "agency", "operator", "office_soum__aimag").get(
+            pk=self.delivery.submission_id
+        )
 
     @property
     def idempotency_key(self) -> str:
@@ -195,9 +201,8 @@ def claim(delivery_id, *, now=None) -> tuple[Delivery, str] | None:
     )
     if not won:
         return None
-    delivery = Delivery.objects.select_related("submission__form_version__definition", "submission__agency", "config__agency").get(
-        pk=delivery_id
-    )
+    # Only the delivery and its target here; the plugin loads the submission when it needs it.
+    delivery = Delivery.objects.select_related("config", "agency").get(pk=delivery_id)
     return delivery, token
 
 
@@ -239,38 +244,44 @@ def attempt(delivery_id, *, worker: str = "") -> str:
 
 
 def _record(delivery, token, number, started_at, duration_ms, status_code, error, retryable, worker) -> str:
+    """Log the attempt and move the delivery on, in one transaction (one commit per attempt)."""
     now = timezone.now()
-    DeliveryAttempt.objects.create(
-        delivery=delivery, number=number, started_at=started_at, duration_ms=duration_ms,
-        ok=not error, status_code=status_code, error=error[:2000], worker=worker[:100],
-    )  # fmt: skip
-    mine = Delivery.objects.filter(pk=delivery.pk, lease_token=token)
-    fields = {"attempts": number, "leased_until": None, "lease_token": "", "last_error": error[:2000], "last_status_code": status_code}
-    if not error:
-        mine.update(state=Delivery.State.DELIVERED, delivered_at=now, **fields)
-        _mark_submission_delivered(delivery.submission)
-        return "delivered"
-    window_end = delivery.retry_from + datetime.timedelta(hours=settings.TUMEN_DELIVERY_RETRY_WINDOW_HOURS)
-    next_at = now + datetime.timedelta(seconds=backoff_seconds(number))
-    if retryable and next_at < window_end:
-        mine.update(state=Delivery.State.RETRYING, next_attempt_at=next_at, enqueued_at=now, **fields)
-        transaction.on_commit(lambda: enqueue(str(delivery.pk), run_after=next_at))
-        if number == settings.TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS:
-            alert(delivery, error, dead=False)
-        return "retrying"
-    mine.update(state=Delivery.State.DEAD, dead_at=now, **fields)
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            delivery=delivery, number=number, started_at=started_at, duration_ms=duration_ms,
+            ok=not error, status_code=status_code, error=error[:2000], worker=worker[:100],
+        )  # fmt: skip
+        mine = Delivery.objects.filter(pk=delivery.pk, lease_token=token)
+        fields = {"attempts": number, "leased_until": None, "lease_token": "", "last_error": error[:2000], "last_status_code": status_code}
+        if not error:
+            mine.update(state=Delivery.State.DELIVERED, delivered_at=now, **fields)
+            _mark_submission_delivered(delivery)
+            return "delivered"
+        window_end = delivery.retry_from + datetime.timedelta(hours=settings.TUMEN_DELIVERY_RETRY_WINDOW_HOURS)
+        next_at = now + datetime.timedelta(seconds=backoff_seconds(number))
+        if retryable and next_at < window_end:
+            mine.update(state=Delivery.State.RETRYING, next_attempt_at=next_at, enqueued_at=now, **fields)
+            transaction.on_commit(lambda: enqueue(str(delivery.pk), run_after=next_at))
+            if number == settings.TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS:
+                alert(delivery, error, dead=False)
+            return "retrying"
+        mine.update(state=Delivery.State.DEAD, dead_at=now, **fields)
     alert(delivery, error, dead=True)
     return "dead"
 
 
-def _mark_submission_delivered(submission):
-    from form_builder.models import Status
+def _mark_submission_delivered(delivery):
+    """"Sent to the agency" once every target of the stage has it, and only if no agency has
+    reported a status since (an UPDATE conditional on the status, so it never overwrites one)."""
+    from form_builder.models import Status, Submission, SubmissionEvent
 
-    if submission.status != Status.RECEIVED:
+    others = Delivery.objects.filter(submission_id=delivery.submission_id, stage=delivery.stage).exclude(pk=delivery.pk)
+    if others.exclude(state=Delivery.State.DELIVERED).exists():
         return
-    if submission.deliveries.filter(stage=submission.stage).exclude(state=Delivery.State.DELIVERED).exists():
-        return
-    submission.set_status(Status.DELIVERED, actor="tumen")
+    if Submission.objects.filter(pk=delivery.submission_id, status=Status.RECEIVED).update(
+        status=Status.DELIVERED, updated_at=timezone.now()
+    ):
+        SubmissionEvent.objects.create(submission_id=delivery.submission_id, status=Status.DELIVERED, actor="tumen")
 
 
 def alert(delivery: Delivery, error: str, *, dead: bool):
@@ -304,8 +315,12 @@ def alert(delivery: Delivery, error: str, *, dead: bool):
 def replay(delivery: Delivery) -> bool:
     """Send a dead (or retrying) delivery again now, with a fresh retry window."""
     now = timezone.now()
-    updated = Delivery.objects.filter(pk=delivery.pk, state__in=[Delivery.State.DEAD, Delivery.State.RETRYING]).update(
-        state=Delivery.State.PENDING, next_attempt_at=now, retry_from=now, dead_at=None, leased_until=None, enqueued_at=now
+    # Not while a worker holds it: its result would be recorded against the old retry window.
+    updated = (
+        Delivery.objects.filter(pk=delivery.pk, state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .update(state=Delivery.State.PENDING, next_attempt_at=now, retry_from=now, dead_at=None, leased_until=None,
+                lease_token="", enqueued_at=now)  # fmt: skip
     )
     if updated:
         transaction.on_commit(lambda: enqueue(str(delivery.pk)))
@@ -316,18 +331,40 @@ def replay(delivery: Delivery) -> bool:
 
 
 def sweep(now=None) -> int:
-    """Re-queue due deliveries whose task was lost (a crashed worker, a deleted task row)."""
+    """Re-queue due deliveries whose task was lost (a crashed worker, a deleted task row).
+
+    A delivery merely waiting in a long queue still has a live task: it is left alone, or a
+    backlog would be multiplied by every sweep.
+    """
+    from .models import SeenCallback
+    from .signing import REPLAY_WINDOW_SECONDS
+
     now = now or timezone.now()
     grace = datetime.timedelta(seconds=settings.TUMEN_DELIVERY_LEASE_SECONDS)
+    _fail_abandoned_tasks(now - 2 * grace)
+    SeenCallback.objects.filter(created_at__lt=now - datetime.timedelta(seconds=2 * REPLAY_WINDOW_SECONDS)).delete()
     lost = Delivery.objects.filter(state__in=ACTIVE, next_attempt_at__lte=now - grace).filter(
         Q(leased_until__isnull=True) | Q(leased_until__lt=now)
     ).filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - grace))
-    ids = [str(pk) for pk in lost.values_list("pk", flat=True)[:5000]]
+    candidates = [str(pk) for pk in lost.values_list("pk", flat=True)[:5000]]
+    if not candidates:
+        return 0
+    queued = _queued_delivery_ids()
+    ids = [delivery_id for delivery_id in candidates if delivery_id not in queued]
     Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
     for delivery_id in ids:
         enqueue(delivery_id)
-    _fail_abandoned_tasks(now - 2 * grace)
     return len(ids)
+
+
+def _queued_delivery_ids() -> set[str]:
+    """Deliveries that still have a task waiting or running (database task backend)."""
+    try:
+        from django_tasks_db.models import DBTaskResult
+    except ImportError:
+        return set()
+    rows = DBTaskResult.objects.filter(task_path=DELIVER_TASK, status__in=["READY", "RUNNING"]).values_list("args_kwargs", flat=True)
+    return {str((row or {}).get("args", [None])[0]) for row in rows}
 
 
 def _fail_abandoned_tasks(started_before):
@@ -337,5 +374,5 @@ def _fail_abandoned_tasks(started_before):
     except ImportError:  # another backend
         return
     DBTaskResult.objects.filter(
-        status="RUNNING", task_path="plugins.tasks.deliver", started_at__lt=started_before
+        status="RUNNING", task_path__in=[DELIVER_TASK, SWEEP_TASK], started_at__lt=started_before
     ).update(status="FAILED", finished_at=timezone.now())

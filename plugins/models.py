@@ -175,3 +175,11 @@ class AgencyCredential(models.Model):
 
     def __str__(self):
         return f"{self.key_id} ({self.agency})"
+
+
+class SeenCallback(models.Model):
+    """Signatures of accepted status callbacks, so a captured request cannot be replayed within the
+    replay window (older rows are deleted by the delivery sweep)."""
+
+    signature = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)

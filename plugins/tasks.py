@@ -6,6 +6,7 @@ import datetime
 import time
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -44,6 +45,9 @@ def ensure_sweeper():
         from django_tasks_db.models import DBTaskResult
     except ImportError:
         return
-    pending = DBTaskResult.objects.filter(task_path="plugins.tasks.sweep_deliveries", status__in=["READY", "RUNNING"])
+    stale = timezone.now() - datetime.timedelta(seconds=2 * settings.TUMEN_DELIVERY_LEASE_SECONDS)
+    pending = DBTaskResult.objects.filter(task_path=engine.SWEEP_TASK).filter(
+        Q(status="READY") | Q(status="RUNNING", started_at__gte=stale)  # a crashed sweep does not count
+    )
     if not pending.exists():
         sweep_deliveries.enqueue()

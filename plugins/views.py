@@ -8,7 +8,7 @@ stage. The body is read by the agency's status-callback plugin (default ``tumen_
 (``form_builder.stages``), ``rejected`` ends the flow and its message is shown to the citizen.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +21,7 @@ from form_builder.stages import StatusRefused, apply_status, may_report
 from search.views import api_language
 
 from . import signing
-from .models import AgencyCredential, PluginConfig
+from .models import AgencyCredential, PluginConfig, SeenCallback
 from .registry import register
 
 REPORTABLE = [status for status in Status.values if status != Status.STAGE_COMPLETED]
@@ -56,12 +56,17 @@ def status_callback(request, tracking_code):
     plugin, options = _callback_plugin(credential.agency)
     try:
         update = plugin.parse(body, request.headers, options)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError, TypeError, AttributeError):
         return error_response(400, "invalid_body", _('Send {"status": "...", "message": "..."}.'))
     if update.status not in Status.values or update.status == Status.STAGE_COMPLETED:
         return error_response(400, "invalid_status", _("Unknown status. Use one of: %(statuses)s."), statuses=", ".join(REPORTABLE))
     try:
         with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    SeenCallback.objects.create(signature=request.headers.get("X-Tumen-Signature", "")[:100])
+            except IntegrityError:
+                return error_response(409, "replayed", _("This request was already received."))
             submission = apply_status(
                 submission, update.status, agency_code=credential.agency.code,
                 actor=f"agency:{credential.agency.code}", message=update.message,

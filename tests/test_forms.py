@@ -792,3 +792,18 @@ def test_a_valid_upload_is_kept_when_another_answer_on_the_step_is_wrong(client,
     assert response.url.endswith("/review/")
     client.post(f"/apply/{service.code}/review/")
     assert Submission.objects.get().files.get().name == "scan.pdf"
+
+
+def test_other_agencies_cannot_reach_any_per_object_admin_page(client, service, staff, other_agency_staff):
+    code = post_api(client, service.code, answers()).json()["tracking_code"]
+    submission = Submission.objects.get(tracking_code=code)
+    national = FormDefinition.objects.get(slug=defaults.GENERAL_FORM_SLUG)
+    outsider = Client()
+    outsider.force_login(other_agency_staff)
+    for url in (f"/admin/submissions/history/{submission.pk}/", f"/admin/submissions/usage/{submission.pk}/"):
+        assert outsider.get(url).status_code == 404, url
+    for action in ("unpublish", "history", "usage", "lock", "unlock"):
+        url = f"/admin/snippets/form_builder/formdefinition/{action}/{national.pk}/"
+        assert outsider.post(url).status_code in (403, 404), url
+    national.refresh_from_db()
+    assert national.live

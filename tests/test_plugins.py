@@ -548,3 +548,74 @@ def test_the_example_plugin_delivers(example_package, client, service, agency_se
     sent = agency_server.received[0]
     assert sent.json()["to"] == "+97699112233" and sent.headers["authorization"] == "Bearer t0k3n"
     assert sent.headers["idempotency-key"] == str(delivery.pk)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ff02::1", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::a9fe:a9fe", "::ffff:a9fe:a9fe", "2001:0::a9fe:a9fe"],
+)
+def test_ipv4_addresses_wrapped_in_ipv6_are_checked_too(address):
+    with pytest.raises(BlockedURL):
+        check_url(f"https://[{address}]/hook")
+
+
+def test_a_bad_port_is_refused_not_retried():
+    with pytest.raises(BlockedURL):
+        check_url("https://example.mn:99999/hook")
+
+
+def test_a_trickling_endpoint_cannot_hold_a_worker(client, service, agency_server):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def trickle():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        for _ in range(40):
+            try:
+                connection.sendall(b"x")
+            except OSError:
+                break
+            time.sleep(0.1)
+        connection.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/slow"
+    PluginConfig.objects.create(plugin_id="webhook", agency=service.agency, options={"url": url, "secret": SECRET, "timeout": 1})
+    delivery = submit(client, service).deliveries.get()
+    started = time.monotonic()
+    assert attempt(delivery.pk) == "retrying"
+    assert time.monotonic() - started < 2.5
+    listener.close()
+
+
+def test_a_captured_callback_cannot_be_replayed(client, service):
+    submission = submit(client, service)
+    credential = AgencyCredential.objects.create(agency=service.agency)
+    timestamp = str(int(time.time()))
+    raw = json.dumps({"status": "approved"}).encode()
+    headers = {
+        "HTTP_X_TUMEN_KEY": credential.key_id, "HTTP_X_TUMEN_TIMESTAMP": timestamp,
+        "HTTP_X_TUMEN_SIGNATURE": signing.signature(credential.secret, timestamp, [submission.tracking_code], raw),
+    }  # fmt: skip
+    url = f"/api/v1/submissions/{submission.tracking_code}/status"
+    assert client.post(url, raw, content_type="application/json", **headers).status_code == 200
+    again = client.post(url, raw, content_type="application/json", **headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "replayed"
+    assert list(submission.events.values_list("status", flat=True)) == ["received", "approved"]
+
+
+@pytest.mark.parametrize("timestamp, signature", [("9" * 400, "v1=00"), ("1", "v1=é"), ("abc", "v1=00")])
+def test_malformed_signature_headers_are_refused_not_crashing(client, service, timestamp, signature):
+    submission = submit(client, service)
+    credential = AgencyCredential.objects.create(agency=service.agency)
+    response = client.post(
+        f"/api/v1/submissions/{submission.tracking_code}/status", b"{}", content_type="application/json",
+        HTTP_X_TUMEN_KEY=credential.key_id, HTTP_X_TUMEN_TIMESTAMP=timestamp, HTTP_X_TUMEN_SIGNATURE=signature,
+    )  # fmt: skip
+    assert response.status_code == 401

@@ -56,4 +56,6 @@ class AgencyCheckPlugin(PreSubmitPlugin):
         message = verdict.get("message") or {}
         if isinstance(message, str):
             message = {"mn": message, "en": message}
+        if not isinstance(message, dict):  # an answer we cannot read: no message, generic text
+            message = {}
         return Verdict(accept=verdict["accept"], message={k: str(v)[:500] for k, v in message.items() if k in ("mn", "en")})
