@@ -379,8 +379,12 @@ class Submission(models.Model):
         return answer_rows(self.spec, self.data, language)
 
     def set_status(self, status, *, actor="", message="", public_message="", agency_code=""):
+        from .notify import status_changed
+
         self.status = status
         self.save(update_fields=["status", "updated_at"])
+        if status != Status.RECEIVED:
+            status_changed(self, str(Status(status).label))
         return self.events.create(
             status=status, actor=actor, message=message, public_message=public_message,
             stage=self.stage if self.stage_count > 1 else None, agency_code=agency_code,

@@ -51,7 +51,16 @@ def queue(request):
     submissions = profile.submissions().select_related("office_soum", "operator").prefetch_related("events")
     todays = submissions.filter(submitted_at__gte=start)
     open_ = submissions.filter(status__in=OPEN_STATUSES, submitted_at__lt=start)[:200]
-    return render(request, "form_builder/operator/queue.html", {"profile": profile, "todays": todays, "open": open_})
+    from django.db.models import Count
+
+    from .statistics import processing_times
+
+    by_service = profile.submissions().values("service_code", "service_title").annotate(count=Count("pk")).order_by("-count")[:20]
+    times = {row.key: row for row in processing_times(submissions=profile.submissions())[0]}
+    office_stats = [{**row, "median": times[row["service_code"]].median_days if row["service_code"] in times else None} for row in by_service]
+    return render(
+        request, "form_builder/operator/queue.html", {"profile": profile, "todays": todays, "open": open_, "office_stats": office_stats}
+    )
 
 
 @operator_required

@@ -33,15 +33,17 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def processing_times(since_days: int = 365):
-    """``(services, agencies)``: lists of :class:`Row`, most applications first."""
+def processing_times(since_days: int = 365, submissions=None):
+    """``(services, agencies)``: lists of :class:`Row`, most applications first (``submissions``:
+    only these, e.g. one office's)."""
     since = timezone.now() - datetime.timedelta(days=since_days)
+    base = Submission.objects.all() if submissions is None else submissions
     completed = (
-        Submission.objects.filter(status=Status.COMPLETED, submitted_at__gte=since)
+        base.filter(status=Status.COMPLETED, submitted_at__gte=since)
         .values("pk", "service_code", "service_title", "agency__code", "agency__name_mn", "submitted_at", "service__processing_days")
     )
     done = dict(
-        Submission.objects.filter(status=Status.COMPLETED, submitted_at__gte=since, events__status=Status.COMPLETED)
+        base.filter(status=Status.COMPLETED, submitted_at__gte=since, events__status=Status.COMPLETED)
         .annotate(at=Min("events__created_at"))
         .values_list("pk", "at")
     )

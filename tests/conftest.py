@@ -100,7 +100,14 @@ def live_site(tmp_path_factory):
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "2",
     }
-    for command in (["migrate", "--noinput", "-v0"], ["load_demo_catalog"], ["collectstatic", "--noinput", "-v0"]):
+    commands = (
+        ["migrate", "--noinput", "-v0"],
+        ["load_demo_catalog"],
+        ["collectstatic", "--noinput", "-v0"],
+        # A soum operator for the operator-mode browser test (Архангай, Батцэнгэл).
+        ["create_operator", "live-operator", "--soum", "6504", "--password", "live-operator-pw"],
+    )
+    for command in commands:
         subprocess.run(
             [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
         )

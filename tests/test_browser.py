@@ -247,3 +247,65 @@ def test_save_and_resume_in_another_browser_context(live_site, browser, page):
         assert device.locator(".application-form").count() == 0
     finally:
         third.close()
+
+
+def test_an_operator_applies_for_a_citizen_who_then_follows_it(live_site, browser):
+    """Operator: sign in → search → form on behalf of a citizen → in-person consent → receipt;
+    then the citizen, in their own browser, opens the tracking page."""
+    context = browser.new_context(locale="mn-MN")
+    page = context.new_page()
+    page.goto(f"{live_site}/operator/")
+    page.wait_for_url("**/admin/login/**")
+    page.locator("#id_username").fill("live-operator")
+    page.locator("#id_password").fill("live-operator-pw")
+    with page.expect_navigation():
+        page.locator("#id_password").press("Enter")
+    page.wait_for_url("**/operator/")
+    assert page.locator("h1").inner_text().strip()
+
+    page.goto(f"{live_site}/operator/search/")
+    page.locator("#id_q").fill("иргэний үнэмлэх")
+    with page.expect_navigation():
+        page.locator("#id_q").press("Enter")
+    page.locator(f'a[href$="/operator/apply/{SERVICE}/"]').click()
+    page.wait_for_url(f"**/operator/apply/{SERVICE}/")
+    page.locator("#id_register_number").fill("чб88051234")
+    page.locator("#id_last_name").fill("Дорж")
+    page.locator("#id_first_name").fill("Сараа")
+    page.locator("#id_phone").fill("8811 2233")
+    with page.expect_navigation():
+        page.locator("main form button.button").click()
+    page.wait_for_url(f"**/apply/{SERVICE}/step/1/")
+    assert page.locator("#id_register_number").input_value() == "ЧБ88051234", "the citizen's identity is carried over"
+    page.locator("#id_address_0").select_option("65")
+    page.locator("#id_address_1").select_option("6504")
+    _press(page, "next")
+    page.wait_for_url(f"**/apply/{SERVICE}/step/2/")
+    page.locator("#id_request").fill("Иргэний өмнөөс гаргав.")
+    page.locator("#id_consent").check()
+    _press(page, "next")
+    page.wait_for_url(f"**/apply/{SERVICE}/review/")
+
+    # No confirmation yet: refused, then the in-person confirmation.
+    with page.expect_navigation() as refused:
+        page.locator('button[name="action"][value="submit"]').click()
+    assert refused.value.status == 400
+    page.locator("#id_in_person_reason").fill("Утасгүй иргэн биечлэн ирж баталсан")
+    with page.expect_navigation():
+        page.locator('button[name="action"][value="submit"]').click()
+    page.wait_for_url("**/receipt/**")
+    code = page.locator("[data-testid=tracking-code]").inner_text().strip()
+    assert TRACKING_CODE.match(code)
+    assert "Дорж Сараа" in page.content()
+    page.goto(f"{live_site}/operator/")
+    assert code in page.locator("table.queue").first.inner_text()
+    context.close()
+
+    citizen = browser.new_context(locale="mn-MN").new_page()
+    citizen.goto(f"{live_site}/track/")
+    citizen.locator("#id_code").fill(code.lower().replace("-", " "))
+    with citizen.expect_navigation():
+        citizen.locator("#id_code").press("Enter")
+    citizen.wait_for_url(f"**/track/{code}/")
+    assert citizen.locator("[data-testid=status]").inner_text().strip()
+    assert "Дорж" not in citizen.content(), "the tracking code alone shows no personal data"

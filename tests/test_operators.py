@@ -113,7 +113,9 @@ def test_offices_see_only_their_own_applications(service, demo_catalog):
     office_a.post(f"/apply/{service.code}/review/", {"action": "submit", "in_person_reason": "Биечлэн ирсэн"})
     code = Submission.objects.get().tracking_code
 
-    assert code in office_a.get("/operator/").content.decode()
+    console = office_a.get("/operator/").content.decode()
+    assert code in console
+    assert f'<tr data-service="{service.code}"><th scope="row">{service.title}</th><td class="count">1</td>' in console
     _user, office_b = operator("op-b", soum=same_aimag)
     assert code not in office_b.get("/operator/").content.decode()
     _user, supervisor = operator("sup", aimag=soum.aimag, role="supervisor")

@@ -137,3 +137,17 @@ def test_processing_time_statistics_page(client, demo_catalog, settings, tmp_pat
     within = sum(1 for d in (1, 2, 3, promise + 10) if d <= promise)
     assert f'<td class="within">{round(within / 4 * 100)}%</td>' in row
     assert f'<tr data-key="{service.agency.code}">' in html
+
+
+def test_the_citizen_is_told_of_each_change(client, three_stage, settings, django_capture_on_commit_callbacks):
+    from form_builder.consent import MemorySender
+
+    settings.TUMEN_NOTIFY_SENDER = "form_builder.consent.MemorySender"
+    MemorySender.outbox.clear()
+    service, _agencies, _servers, keys = three_stage
+    code = post_api(client, service.code, answers()).json()["tracking_code"]
+    with django_capture_on_commit_callbacks(execute=True):
+        callback(code, {"status": "completed"}, keys[0])
+        callback(code, {"status": "rejected", "message": "Дутуу"}, keys[1])
+    texts = [text for phone, text in MemorySender.outbox if phone == "+97699112233"]
+    assert len(texts) == 3 and all(code in text for text in texts)

@@ -209,4 +209,6 @@ TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
 # Operator mode: how the citizen's confirmation code reaches their phone (a class with
 # send(phone, text)); the default writes it to the log (development).
 TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "form_builder.consent.ConsoleSender")
+# Citizens hear about status changes by SMS through this sender (same shape; log by default).
+TUMEN_NOTIFY_SENDER = env_str("TUMEN_NOTIFY_SENDER", "form_builder.consent.ConsoleSender")
 LOGIN_URL = "wagtailadmin_login"
