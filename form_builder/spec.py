@@ -289,7 +289,16 @@ class FormSpec:
 
     # -- descriptions ------------------------------------------------------------------------
     def json_schema(self) -> dict:
-        """JSON Schema (2020-12) of stored answers; conditional requirements are not expressed."""
+        """JSON Schema (2020-12) of stored answers; conditional requirements are not expressed.
+
+        Computed once per spec (specs of frozen versions are shared): treat the result as read-only.
+        """
+        cached = self.__dict__.get("_json_schema")
+        if cached is None:
+            cached = self.__dict__["_json_schema"] = self._build_json_schema()
+        return cached
+
+    def _build_json_schema(self) -> dict:
         properties, required = {}, []
         for spec_field in self.answer_fields():
             schema = spec_field.field_type.json_schema(spec_field.type_options(required=True, language="mn"))
