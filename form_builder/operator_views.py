@@ -64,6 +64,33 @@ def queue(request):
 
 
 @operator_required
+def api_queue(request):
+    """``GET /api/v1/operator/submissions``: the office's (or aimag's) applications as JSON, for
+    the console on a tablet; signed-in operators only (session), scoped like the console."""
+    from django.http import JsonResponse
+
+    rows = request.operator.submissions().select_related("office_soum").order_by("-submitted_at")[:200]
+    return JsonResponse(
+        {
+            "office": request.operator.soum.code if request.operator.soum_id else None,
+            "aimag": request.operator.aimag.code if request.operator.aimag_id else None,
+            "results": [
+                {
+                    "tracking_code": s.tracking_code,
+                    "service_code": s.service_code,
+                    "status": s.status,
+                    "stage": s.stage,
+                    "citizen": s.citizen,
+                    "office_soum": s.office_soum.code if s.office_soum_id else None,
+                    "submitted_at": s.submitted_at.isoformat(),
+                }
+                for s in rows
+            ],
+        }
+    )
+
+
+@operator_required
 def search(request):
     results = None
     if request.GET.get("q"):

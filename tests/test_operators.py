@@ -122,6 +122,12 @@ def test_offices_see_only_their_own_applications(service, demo_catalog):
     assert code in supervisor.get("/operator/").content.decode()
     _user, other_supervisor = operator("sup2", aimag=other_aimag.aimag, role="supervisor")
     assert code not in other_supervisor.get("/operator/").content.decode()
+    # The same scoping through the API.
+    assert [r["tracking_code"] for r in office_a.get("/api/v1/operator/submissions").json()["results"]] == [code]
+    assert office_b.get("/api/v1/operator/submissions").json()["results"] == []
+    assert [r["tracking_code"] for r in supervisor.get("/api/v1/operator/submissions").json()["results"]] == [code]
+    assert other_supervisor.get("/api/v1/operator/submissions").json()["results"] == []
+    assert Client().get("/api/v1/operator/submissions").status_code == 302
     citizen_browser = Client()
     citizen_browser.force_login(User.objects.create_user("citizen"))
     assert citizen_browser.get("/operator/").status_code == 403
