@@ -42,7 +42,7 @@ def may_report(submission: Submission, agency_code: str) -> bool:
 def apply_status(submission: Submission, status: str, *, agency_code: str, actor: str, message: str = "",
                  public_message: str = "") -> Submission:  # fmt: skip
     """Record a status reported by the current stage's agency; advance or end the flow."""
-    current = Submission.objects.select_for_update().select_related("agency").get(pk=submission.pk)
+    current = Submission.objects.select_for_update(of=("self",)).select_related("agency").get(pk=submission.pk)
     if current.status in FINAL:
         raise StatusRefused(_("This application is already closed."), "closed")
     if status not in Status.values or status == Status.STAGE_COMPLETED:
