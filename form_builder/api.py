@@ -52,6 +52,17 @@ def _not_found() -> JsonResponse:
     return error_response(404, "service_not_found", _("There is no service with this code."))
 
 
+def _application(code):
+    """``(application, None)`` for a service that takes applications, else ``(None, error response)``."""
+    service = _service(code)
+    if service is None:
+        return None, _not_found()
+    try:
+        return application_for(service), None
+    except ServiceUnavailable as error:
+        return None, _unavailable(error)
+
+
 def _throttled(verdict) -> JsonResponse:
     response = error_response(429, "rate_limited", _("Too many requests. Try again in %(seconds)s seconds."), seconds=verdict.retry_after)
     response["Retry-After"] = str(verdict.retry_after)
@@ -62,14 +73,10 @@ def _throttled(verdict) -> JsonResponse:
 @api_language
 def service_form(request, code):
     """``GET /api/v1/services/<code>/form``: the current form, its steps, fields and rules."""
-    service = _service(code)
-    if service is None:
-        return _not_found()
-    try:
-        application = application_for(service)
-    except ServiceUnavailable as error:
-        return _unavailable(error)
-    version = application.version
+    application, error = _application(code)
+    if error is not None:
+        return error
+    service, version = application.service, application.version
     from django.conf import settings
 
     body = {
@@ -119,13 +126,9 @@ def create_submission(request, code):
     verdict = ratelimit.check_submission(request, code)
     if not verdict.allowed:
         return _throttled(verdict)
-    service = _service(code)
-    if service is None:
-        return _not_found()
-    try:
-        application = application_for(service)
-    except ServiceUnavailable as error:
-        return _unavailable(error)
+    application, error = _application(code)
+    if error is not None:
+        return error
     try:
         data, files = _payload(request)
     except (RequestDataTooBig, TooManyFieldsSent):
