@@ -63,7 +63,25 @@ def queue(request):
     )
 
 
-@operator_required
+def operator_api(view):
+    """Like ``operator_required``, but an API answers 401/403 in JSON instead of a login page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        from .api import error_response
+
+        if not request.user.is_authenticated:
+            return error_response(401, "unauthorized", _("Sign in as an operator."))
+        profile = OperatorProfile.objects.select_related("soum__aimag", "aimag").filter(user=request.user).first()
+        if profile is None:
+            return error_response(403, "not_an_operator", _("Only soum operators and aimag supervisors may use this."))
+        request.operator = profile
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@operator_api
 def api_queue(request):
     """``GET /api/v1/operator/submissions``: the office's (or aimag's) applications as JSON, for
     the console on a tablet; signed-in operators only (session), scoped like the console."""

@@ -127,10 +127,11 @@ def test_offices_see_only_their_own_applications(service, demo_catalog):
     assert office_b.get("/api/v1/operator/submissions").json()["results"] == []
     assert [r["tracking_code"] for r in supervisor.get("/api/v1/operator/submissions").json()["results"]] == [code]
     assert other_supervisor.get("/api/v1/operator/submissions").json()["results"] == []
-    assert Client().get("/api/v1/operator/submissions").status_code == 302
+    assert Client().get("/api/v1/operator/submissions").status_code == 401
     citizen_browser = Client()
     citizen_browser.force_login(User.objects.create_user("citizen"))
     assert citizen_browser.get("/operator/").status_code == 403
+    assert citizen_browser.get("/api/v1/operator/submissions").status_code == 403
     assert Client().get("/operator/").status_code == 302, "anonymous users are sent to log in"
 
 
