@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .base import DeliveryError
@@ -62,9 +62,8 @@ class DeliveryContext:
     def submission(self):
         from form_builder.models import Submission
 
-        return Submission.objects.select_related("form_version__definition", "agency", "operator", "office_soum__aimag").get(
-            pk=self.delivery.submission_id
-        )
+        # Operator and office are joined only when there are any (most submissions are citizens' own).
+        return Submission.objects.select_related("form_version__definition", "agency").get(pk=self.delivery.submission_id)
 
     @property
     def idempotency_key(self) -> str:
@@ -79,7 +78,7 @@ class DeliveryContext:
 
     def metadata(self) -> dict:
         submission = self.submission
-        operator = submission.operator
+        operator = submission.operator if submission.operator_id else None
         return {
             "tracking_code": submission.tracking_code,
             "service_code": submission.service_code,
@@ -101,12 +100,14 @@ class DeliveryContext:
             "target": self.delivery.target,
             "stage": self.delivery.stage,
             "stages": submission.stage_agencies,
-            # The accumulated record: what earlier stages' agencies reported.
+            # The accumulated record: what earlier stages' agencies reported (stage 1 has none yet).
             "history": [
                 {"status": event.status, "stage": event.stage, "agency": event.agency_code, "at": event.created_at.isoformat(),
                  "message": event.message}  # fmt: skip
                 for event in submission.events.all()
-            ],
+            ]
+            if self.delivery.stage > 1
+            else [],
         }
 
     def payload(self) -> dict:
@@ -202,7 +203,7 @@ def claim(delivery_id, *, now=None) -> tuple[Delivery, str] | None:
     if not won:
         return None
     # Only the delivery and its target here; the plugin loads the submission when it needs it.
-    delivery = Delivery.objects.select_related("config", "agency").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("config").get(pk=delivery_id)
     return delivery, token
 
 
@@ -275,11 +276,12 @@ def _mark_submission_delivered(delivery):
     reported a status since (an UPDATE conditional on the status, so it never overwrites one)."""
     from form_builder.models import Status, Submission, SubmissionEvent
 
-    others = Delivery.objects.filter(submission_id=delivery.submission_id, stage=delivery.stage).exclude(pk=delivery.pk)
-    if others.exclude(state=Delivery.State.DELIVERED).exists():
-        return
-    if Submission.objects.filter(pk=delivery.submission_id, status=Status.RECEIVED).update(
-        status=Status.DELIVERED, updated_at=timezone.now()
+    waiting = Delivery.objects.filter(submission_id=OuterRef("pk"), stage=delivery.stage).exclude(state=Delivery.State.DELIVERED)
+    # One statement: only if still "received" and no other target of the stage is still waiting.
+    if (
+        Submission.objects.filter(pk=delivery.submission_id, status=Status.RECEIVED)
+        .exclude(Exists(waiting.exclude(pk=delivery.pk)))
+        .update(status=Status.DELIVERED, updated_at=timezone.now())
     ):
         SubmissionEvent.objects.create(submission_id=delivery.submission_id, status=Status.DELIVERED, actor="tumen")
 
