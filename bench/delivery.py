@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bench_answers import answers  # bench/ (the script's folder) is on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -73,35 +75,6 @@ SETTINGS_MODULE = "tumen_bench_delivery_settings"
 SECRET = "bench-delivery-signing-secret-0123456789"
 TARGET_PER_WORKER = 100.0
 CREATE_COMMAND = "__create"
-
-# -- answers to the general application form ------------------------------------------------------
-
-REGISTER_LETTERS = "АБВГДЕЖЗИКЛМНОӨПРСТУҮФХЦЧШЭЮЯ"
-GIVEN_NAMES = ["Бат-Эрдэнэ", "Болд", "Ганбаатар", "Сарнай", "Оюунчимэг", "Энхжаргал", "Төмөр", "Мөнхбат", "Цэцэг", "Дорж"]
-FAMILY_NAMES = ["Дорж", "Батаа", "Сүхбаатар", "Ганхуяг", "Пүрэв", "Нямаа", "Очир", "Баатар", "Цогт", "Лхагва"]
-MOBILE_PREFIXES = ["99", "88", "95", "91", "80", "94", "85", "86"]
-
-
-def answers(index: int, rng: random.Random, places: list[tuple[str, str]]) -> dict:
-    """Valid answers to the general application form (``form_builder.defaults``); each differs."""
-    year = rng.randint(1950, 2005)
-    month = rng.randint(1, 12)
-    register = (
-        rng.choice(REGISTER_LETTERS) + rng.choice(REGISTER_LETTERS)
-        + f"{year % 100:02d}{month + (20 if year >= 2000 else 0):02d}{rng.randint(1, 28):02d}{rng.randint(0, 99):02d}"
-    )  # fmt: skip
-    aimag, soum = rng.choice(places)
-    return {
-        "register_number": register,
-        "last_name": rng.choice(FAMILY_NAMES),
-        "first_name": rng.choice(GIVEN_NAMES),
-        "phone": rng.choice(MOBILE_PREFIXES) + f"{rng.randint(0, 999999):06d}",
-        "email": f"bench{index}@example.mn",
-        "address": {"aimag": aimag, "soum": soum, "bag": ""},
-        "request": f"Хүсэлт #{index}: үйлчилгээ авахыг хүсэж байна. Delivery benchmark request {index}.",
-        "consent": True,
-    }
-
 
 # -- the agency's webhook receiver ----------------------------------------------------------------
 
@@ -518,7 +491,7 @@ def create_chunk(service_code: str, start: int, count: int, seed: int, out: str)
     places = list(Soum.objects.order_by("code").values_list("aimag__code", "code"))
     codes = []
     for index in range(start, start + count):
-        data = answers(index, random.Random(seed * 1_000_003 + index), places)
+        data = answers(index, random.Random(seed * 1_000_003 + index), places, "Delivery benchmark request")
         codes.append(submit(application, data).tracking_code)
     Path(out).write_text(json.dumps(codes))
 
@@ -899,7 +872,7 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
     places = list(Soum.objects.order_by("code").values_list("aimag__code", "code"))
     submit_ms, submit_queries, ids = [], [], []
     for index in range(count):
-        data = answers(900_000 + index, random.Random(index), places)
+        data = answers(900_000 + index, random.Random(index), places, "Delivery benchmark request")
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             submission = submit(application, data)
@@ -1027,7 +1000,7 @@ def run_stock(smtp: SMTPReceiver, count: int, fail_rate: float) -> dict:
     places = list(Soum.objects.order_by("code").values_list("aimag__code", "code"))
 
     def one(index: int) -> tuple[float, float, bool]:
-        data = answers(500_000 + index, random.Random(index), places)
+        data = answers(500_000 + index, random.Random(index), places, "Delivery benchmark request")
         flat = dict(data, aimag=data["address"]["aimag"], soum=data["address"]["soum"])
         started = time.perf_counter()
         form = page.get_form({names[label]: flat[key] for label, key in STOCK_FIELDS}, page=page, user=None)

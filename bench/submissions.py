@@ -57,6 +57,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench_answers import answers  # bench/ (the script's folder) is on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
 GUNICORN = PYTHON.parent / "gunicorn"
@@ -64,38 +66,6 @@ BENCH_DB = "tumen_bench_submissions"
 TARGET_P95_MS = 80.0
 TARGET_RATE = 100.0
 JSON_MARK = "BENCH-JSON:"
-
-# -- answers ------------------------------------------------------------------------------------
-
-REGISTER_LETTERS = "АБВГДЕЖЗИКЛМНОӨПРСТУҮФХЦЧШЭЮЯ"
-GIVEN_NAMES = ["Бат-Эрдэнэ", "Болд", "Ганбаатар", "Сарнай", "Оюунчимэг", "Энхжаргал", "Төмөр", "Мөнхбат",
-               "Нарантуяа", "Цэцэг", "Батбаяр", "Алтанцэцэг", "Баярмаа", "Дорж", "Ариунаа", "Хулан"]  # fmt: skip
-FAMILY_NAMES = ["Дорж", "Батаа", "Сүхбаатар", "Ганхуяг", "Пүрэв", "Нямаа", "Очир", "Баатар", "Цогт", "Лхагва",
-                "Жаргал", "Мягмар", "Энхбаяр", "Төмөрбаатар", "Ням", "Даваа"]  # fmt: skip
-MOBILE_PREFIXES = ["99", "88", "95", "91", "80", "94", "85", "86"]
-
-
-def answers(index: int, rng: random.Random, places: list[list[str]]) -> dict:
-    """Valid answers to the general application form; every submission differs."""
-    year = rng.randint(1950, 2005)
-    month = rng.randint(1, 12)
-    register = (
-        rng.choice(REGISTER_LETTERS) + rng.choice(REGISTER_LETTERS)
-        + f"{year % 100:02d}{month + (20 if year >= 2000 else 0):02d}{rng.randint(1, 28):02d}"
-        + f"{rng.randint(0, 9)}{rng.randint(0, 9)}"
-    )  # fmt: skip
-    aimag, soum = rng.choice(places)
-    return {
-        "register_number": register,
-        "last_name": rng.choice(FAMILY_NAMES),
-        "first_name": rng.choice(GIVEN_NAMES),
-        "phone": rng.choice(MOBILE_PREFIXES) + f"{rng.randint(0, 999999):06d}",
-        "email": f"bench{index}@example.mn",
-        "address": {"aimag": aimag, "soum": soum, "bag": ""},
-        "request": f"Хүсэлт #{index}: үйлчилгээ авахыг хүсэж байна. Benchmark request number {index}.",
-        "consent": True,
-    }
-
 
 # -- the stock Wagtail form page ----------------------------------------------------------------
 
@@ -374,7 +344,7 @@ def run_load(client_class, site: dict, base: tuple[str, int], *, rate: float, du
     clients = [client_class(*base, site) for _ in range(connections)]
     for client in clients:
         client.prepare()
-    payloads = [answers(i, random.Random(seed * 1_000_003 + i), site["places"]) for i in range(total)]
+    payloads = [answers(i, random.Random(seed * 1_000_003 + i), site["places"], "Benchmark request number") for i in range(total)]
     lock = threading.Lock()
     state = {"next": 0}
     start = time.perf_counter() + 0.05

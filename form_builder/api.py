@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import JsonResponse
 from django.urls import reverse
@@ -77,7 +78,6 @@ def service_form(request, code):
     if error is not None:
         return error
     service, version = application.service, application.version
-    from django.conf import settings
 
     body = {
         "service": {"code": service.code, "title": service.title, "agency": service.agency.code},

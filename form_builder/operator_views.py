@@ -14,7 +14,7 @@ from functools import wraps
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -177,5 +177,3 @@ def validate_operator(request, draft):
         raise PermissionDenied
     return profile
 
-
-__all__ = ["queue", "search", "start", "consent_proof", "validate_operator", "ValidationError"]

@@ -372,7 +372,6 @@ def review(request, code):
         status = 400
     language = translation.get_language()
     rows = answer_rows(spec, answers, language)
-    problem_steps = sorted({i for i, s in enumerate(spec.steps) for f in s.fields if f.key in errors})
     error_items = [
         {"label": localized(spec.fields[key].label, language) if key in spec.fields else "", "messages": [m for e in problems for m in e.messages],
          "url": _step_url(service, next((i for i, s in enumerate(spec.steps) if key in {f.key for f in s.fields}), 0))}
@@ -384,7 +383,6 @@ def review(request, code):
         draft,
         rows=[{"row": row, "url": _step_url(service, row.step)} for row in rows],
         errors=error_items,
-        problem_steps=problem_steps,
         operator_mode=operator_mode,
         consent_message=consent_message,
         code_sent=bool(draft.consent.get("code_hash")) if operator_mode else False,

@@ -59,7 +59,8 @@ class FormDefinitionPolicy(AgencyScopedPolicy):
         return queryset if agency_codes_for(user) is None else queryset.filter(agency__isnull=False)
 
 
-register_permission_policy(FormDefinition, FormDefinitionPolicy(FormDefinition))
+FORM_POLICY = FormDefinitionPolicy(FormDefinition)
+register_permission_policy(FormDefinition, FORM_POLICY)
 
 
 class InstancePermissionMixin:
@@ -98,9 +99,7 @@ def guard_object_urls(patterns, allowed):
 
 def _may_see_form(user, pk):
     definition = FormDefinition.objects.filter(pk=pk).select_related("agency").first()
-    return definition is None or FormDefinitionPolicy(FormDefinition).user_has_permission_for_instance(
-        user, "change", definition
-    ) or FormDefinitionPolicy(FormDefinition).user_has_permission_for_instance(user, "view", definition)
+    return definition is None or FORM_POLICY.user_has_any_permission_for_instance(user, ["change", "view"], definition)
 
 
 def _may_see_submission(user, pk):
@@ -164,15 +163,7 @@ class SubmissionPermissionPolicy(AgencyScopedPolicy):
 register_permission_policy(Submission, SubmissionPermissionPolicy(Submission))
 
 
-class AgencyScopedObjectMixin:
-    def get_object(self, queryset=None):
-        instance = super().get_object(queryset)
-        if not may_work_on(self.request.user, instance.agency):
-            raise Http404
-        return instance
-
-
-class SubmissionInspectView(AgencyScopedObjectMixin, InspectView):
+class SubmissionInspectView(InspectView):
     template_name = "form_builder/admin/submission_inspect.html"
 
     def get_context_data(self, **kwargs):
@@ -186,7 +177,7 @@ class SubmissionInspectView(AgencyScopedObjectMixin, InspectView):
         return context
 
 
-class SubmissionStatusView(AgencyScopedObjectMixin, EditView):
+class SubmissionStatusView(EditView):
     """Editing a submission means changing its status; each change goes on the timeline."""
 
     def save_instance(self):

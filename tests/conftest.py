@@ -7,6 +7,7 @@ developer machine without them those tests are deselected (and say so); with
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -131,3 +132,18 @@ def live_site(tmp_path_factory):
     yield base
     process.terminate()
     process.wait(timeout=30)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (its own browser download is not possible here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -4,19 +4,9 @@ no serious or critical violations on the home page, search results, a service pa
 
 import pytest
 
-from tests.test_browser import CHROMIUM, FLAGS, SERVICE, _fill_step_one, _press
+from tests.test_browser import SERVICE, _fill_step_one, _press
 
 BLOCKING = ("serious", "critical")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def blocking_violations(page):
