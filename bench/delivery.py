@@ -573,12 +573,22 @@ def state_counts(phase: Phase) -> dict:
     return {row["state"]: row["n"] for row in rows}
 
 
-def find_running_task(worker_id: str):
+DRAIN_TASK = "plugins.tasks.deliver_due"
+
+
+def find_running_task(worker_id: str, pid: int):
+    """The victim's RUNNING drain task and the deliveries it holds a lease on (mid-delivery)."""
+    from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
-    for task in DBTaskResult.objects.filter(status="RUNNING", task_path="plugins.tasks.deliver").only("id", "worker_ids", "args_kwargs"):
+    from plugins.models import Delivery
+
+    for task in DBTaskResult.objects.filter(status="RUNNING", task_path=DRAIN_TASK).only("id", "worker_ids"):
         if worker_id in (task.worker_ids or []):
-            return task
+            leased = list(Delivery.objects.filter(leased_by__endswith=f":{pid}",
+                                                  leased_until__gt=timezone.now()).values_list("pk", flat=True))  # fmt: skip
+            if leased:
+                return task, [str(pk) for pk in leased]
     return None
 
 
@@ -680,22 +690,22 @@ def run_phase(site: Site, receiver: Receiver, phase: Phase, service_code: str, s
 
 def kill_mid_delivery(site: Site, victim: WorkerProcess, env: dict, *, replace: bool, started: float) -> dict:
     """SIGKILL ``victim`` while it runs a delivery task (a RUNNING task claimed by it), then replace it."""
-    task = None
+    found = None
     deadline = time.monotonic() + 5
-    while task is None and time.monotonic() < deadline:
-        task = find_running_task(victim.worker_id)
-        if task is None:
+    while found is None and time.monotonic() < deadline:
+        found = find_running_task(victim.worker_id, victim.process.pid)
+        if found is None:
             time.sleep(0.002)
     site.kill_worker(victim)
+    task, leased = found or (None, [])
     info = {"worker": victim.worker_id, "pid": victim.process.pid, "at": time.monotonic() - started,
-            "task": str(task.id) if task else None,
-            "delivery": (task.args_kwargs.get("args") or [None])[0] if task else None}  # fmt: skip
+            "task": str(task.id) if task else None, "delivery": leased[0] if leased else None, "leased": leased}  # fmt: skip
     if task is not None:
         task.refresh_from_db(fields=["status"])
         info["mid_task"] = task.status == "RUNNING"  # else it finished between the look and the kill
     print(f"  [{info['at']:6.1f}s] KILLED worker {victim.worker_id} (pid {victim.process.pid}, SIGKILL) "
-          + ((f"while running the task for delivery {info['delivery']}" if info["mid_task"] else
-              f"just after it finished the task for delivery {info['delivery']}") if task else "(no running task seen in 5 s)"),
+          + ((f"while its drain task held the lease of {len(leased)} deliveries (e.g. {info['delivery']})" if info["mid_task"] else
+              "just after its drain task finished") if task else "(no running drain task with a lease seen in 5 s)"),
           flush=True)  # fmt: skip
     if replace:
         replacement = site.start_worker(env)
@@ -733,10 +743,11 @@ def collect(site: Site, receiver: Receiver, phase: Phase, finished: float, befor
         attempts.values("worker").annotate(total=Count("id"), ok=Count("id", filter=Q(ok=True)), first=Min("started_at"),
                                            last=Max("started_at")).order_by("worker")  # fmt: skip
     )
-    tasks = DBTaskResult.objects.filter(task_path="plugins.tasks.deliver", enqueued_at__gte=phase.created_from)
+    tasks = DBTaskResult.objects.filter(task_path=DRAIN_TASK, enqueued_at__gte=phase.created_from)
     outcome = Counter()
-    for row in tasks.values("status", "return_value").annotate(n=Count("id")):
-        outcome[f"{row['status'].lower()}:{row['return_value']}" if row["return_value"] else row["status"].lower()] += row["n"]
+    for status, value in tasks.values_list("status", "return_value"):
+        outcome[status.lower()] += 1
+        outcome["attempted"] += value or 0
     phase.tasks = dict(outcome)
     sweeps = DBTaskResult.objects.filter(task_path="plugins.tasks.sweep_deliveries", status="SUCCESSFUL",
                                          finished_at__gte=start)  # fmt: skip
@@ -744,9 +755,9 @@ def collect(site: Site, receiver: Receiver, phase: Phase, finished: float, befor
     requeued = [value for value, *_ in runs if value]
     phase.sweeps = {"runs": len(runs), "requeued": sum(requeued), "largest": max(requeued, default=0),
                     "busy": sum((finished - started).total_seconds() for _, started, finished in runs)}  # fmt: skip
-    killed_id = phase.kill_info.get("delivery")
-    if killed_id and span["last"]:
-        others = deliveries.exclude(pk=killed_id).aggregate(last=Max("delivered_at"))["last"]
+    killed_ids = phase.kill_info.get("leased")
+    if killed_ids and span["last"]:
+        others = deliveries.exclude(pk__in=killed_ids).aggregate(last=Max("delivered_at"))["last"]
         phase.drain_others_seconds = (others - start).total_seconds() if others else float("nan")
     time.sleep(1.2)  # PostgreSQL flushes backend statistics about once a second
     after = db_counters()
@@ -790,13 +801,8 @@ def collect(site: Site, receiver: Receiver, phase: Phase, finished: float, befor
         killed = Delivery.objects.filter(pk=delivery_id).values("state", "attempts").first() or {}
         log = [(number, ok, worker, at.timestamp() - phase.started) for number, ok, worker, at in
                DeliveryAttempt.objects.filter(delivery_id=delivery_id).order_by("started_at").values_list("number", "ok", "worker", "started_at")]  # fmt: skip
-        tasks_of_killed = list(DBTaskResult.objects.filter(task_path="plugins.tasks.deliver", args_kwargs__args__0=str(delivery_id))
-                               .order_by("enqueued_at").values_list("enqueued_at", "status", "return_value", "started_at"))  # fmt: skip
-        phase.kill_info["tasks"] = [
-            f"enqueued {enqueued.timestamp() - phase.started:.1f}s {status.lower()}"
-            + (f":{value}" if value else "") + (f", ran {ran.timestamp() - phase.started:.1f}s" if ran else "")
-            for enqueued, status, value, ran in tasks_of_killed
-        ]  # fmt: skip
+        leased = phase.kill_info["leased"]
+        phase.kill_info["leased_states"] = dict(Counter(Delivery.objects.filter(pk__in=leased).values_list("state", flat=True)))
         phase.kill_info.update(state=killed.get("state"), attempts=killed.get("attempts"),
                                accepted_by_receiver=receiver.accept_count.get(str(delivery_id), 0),
                                attempt_log=[f"#{n} {'ok' if ok else 'failed'} by {worker} at {at:.1f}s" for n, ok, worker, at in log])  # fmt: skip
@@ -814,10 +820,11 @@ def print_phase(phase: Phase, site: Site):
         active = (row["last"] - row["first"]).total_seconds() if row["first"] and row["last"] else 0
         print(f"    worker {row['worker']}: {row['total']} attempts, {row['ok']} delivered, active {active:.1f}s")
     if phase.drain_others_seconds == phase.drain_others_seconds:  # not NaN
-        print(f"  drain time of every delivery but the killed worker's: {phase.drain_others_seconds:.1f}s")
-    print("  deliver tasks: " + ", ".join(f"{k} {v}" for k, v in sorted(phase.tasks.items()))
-          + f" (ready = still queued when the workers were stopped); sweeps {phase.sweeps['runs']} re-queued "
-          f"{phase.sweeps['requeued']} deliveries (largest {phase.sweeps['largest']}), busy {phase.sweeps['busy']:.1f} worker-s")  # fmt: skip
+        print(f"  drain time of every delivery but those the killed worker held: {phase.drain_others_seconds:.1f}s")
+    print("  drain tasks: " + ", ".join(f"{k} {v}" for k, v in sorted(phase.tasks.items()))
+          + f" (attempted = deliveries attempted by finished drains; ready = still queued when the workers were stopped); "
+          f"sweeps {phase.sweeps['runs']} found {phase.sweeps['requeued']} stranded deliveries (largest {phase.sweeps['largest']}), "
+          f"busy {phase.sweeps['busy']:.1f} worker-s")  # fmt: skip
     if phase.db_stats and phase.delivered:
         n = phase.delivered
         print(f"  PostgreSQL per delivered: {phase.db_stats['commits'] / n:.1f} commits, {phase.db_stats['inserted'] / n:.1f} rows "
@@ -830,11 +837,9 @@ def print_phase(phase: Phase, site: Site):
     if phase.kill_info:
         k = phase.kill_info
         print(f"  killed worker {k['worker']} at {k['at']:.1f}s {'mid-task' if k.get('mid_task') else 'right after the task'} "
-              f"for delivery {k.get('delivery')}: now {k.get('state')} "
+              f"holding {len(k.get('leased', []))} deliveries, now {k.get('leased_states')}; e.g. {k.get('delivery')}: now {k.get('state')} "
               f"after {k.get('attempts')} attempt(s) [{'; '.join(k.get('attempt_log', []))}], "
               f"accepted by the receiver {k.get('accepted_by_receiver')}x")  # fmt: skip
-        tasks = k.get("tasks", [])
-        print(f"    its {len(tasks)} deliver task(s): " + "; ".join(tasks[:6]) + (f"; … {tasks[-1]}" if len(tasks) > 6 else ""))
     print(f"  check: {check['accepted']}/{check['expected']} submission×target accepted; lost {check['lost']}"
           f" (not planned {check['not_planned']}, dead {check['dead']}); duplicated {check['duplicated']} "
           f"(two keys for one submission×target {check['two_keys']}, accepted concurrently {check['concurrent_accepts']}); "
@@ -934,6 +939,17 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
         setattr(owner, name, original)
     from plugins.models import DeliveryAttempt
 
+    # The same work the way a worker does it: one drain over a backlog, claimed in batches.
+    backlog = []
+    for index in range(count):
+        data = answers(950_000 + index, random.Random(index), places, "Delivery benchmark request")
+        backlog += list(Delivery.objects.filter(submission=submit(application, data)).values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        drained = engine.drain(worker="bench-inprocess", budget_seconds=600)
+        drain_ms = (time.perf_counter() - started) * 1000
+    assert drained == len(backlog) and not Delivery.objects.filter(pk__in=backlog).exclude(state="delivered").exists()
+
     plugin_ms = list(DeliveryAttempt.objects.filter(delivery_id__in=ids).values_list("duration_ms", flat=True))
     result = {
         "deliveries": len(ids),
@@ -946,12 +962,17 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
         "stages": {key: value / len(ids) for key, value in stage_ms.items()},
         "submit_ms": sum(submit_ms) / len(submit_ms),
         "submit_queries": sum(submit_queries) / len(submit_queries),
+        "drain_ms": drain_ms / len(backlog),
+        "drain_queries": len(queries) / len(backlog),
+        "batch": engine.batch_size(),
     }
     print(f"  submit(): {result['submit_ms']:.1f} ms and {result['submit_queries']:.1f} queries per submission (in-request cost)")
     print(f"  attempt(): {result['ms']:.1f} ms per delivery, of which {result['plugin_ms']:.1f} ms in the plugin "
           f"(payload, signature, HTTP; DeliveryAttempt.duration_ms); {result['queries']:.1f} SQL queries per delivery:")  # fmt: skip
     for key, value in result["kinds"].items():
         print(f"    {value:5.2f} × {result['kind_ms'][key]:5.2f} ms  {key}")
+    print(f"  drain(): {result['drain_ms']:.1f} ms and {result['drain_queries']:.1f} SQL queries per delivery "
+          f"({len(backlog)} deliveries claimed {result['batch']} at a time; what a worker's deliver_due task does)")  # fmt: skip
     print(f"  time in SQL (as Django measures it): {result['sql_ms']:.1f} ms per delivery; stages (ms per delivery, "
           "timing wrappers add a little):")  # fmt: skip
     for key, value in result["stages"].items():
@@ -1084,7 +1105,7 @@ def print_summary(args, site: Site, healthy: Phase | None, faults: Phase, anatom
     f = faults
     print(f"| faults: drain time, {f.expected} submissions × {args.targets} target(s), {args.workers} workers | "
           f"**{f.drain_seconds:.1f} s** (endpoint down {args.down_seconds:g} s of it"
-          + (f"; every delivery but the killed worker's: {f.drain_others_seconds:.1f} s" if f.kill_info.get("delivery") else "")
+          + (f"; every delivery but those the killed worker held: {f.drain_others_seconds:.1f} s" if f.kill_info.get("leased") else "")
           + ") | — |")  # fmt: skip
     print(f"| faults: deliveries/s per worker (delivered / worker-seconds) | {f.per_worker_rate:.1f} "
           f"({f.attempts['total'] / f.worker_seconds:.1f} attempts/s per worker) | — |")  # fmt: skip
@@ -1092,11 +1113,15 @@ def print_summary(args, site: Site, healthy: Phase | None, faults: Phase, anatom
     print(f"| faults: lost / duplicated at the receiver | **{f.check['lost']} / {f.check['duplicated']}** | 0 / 0 |")
     print(f"| faults: redeliveries of an accepted key (at-least-once) | {f.check['redeliveries']} | reported |")
     print(f"| faults: dead letters | {f.check['dead']} | 0 |")
-    print(f"| faults: sweep re-queues / deliver tasks skipped / still queued at the end | {f.sweeps['requeued']} / "
-          f"{f.tasks.get('successful:skipped', 0)} / {f.tasks.get('ready', 0)} (sweeps busy {f.sweeps['busy']:.0f} worker-s) | — |")  # fmt: skip
+    finished_tasks = f.tasks.get("successful", 0)
+    print(f"| faults: drain tasks run / deliveries attempted per drain task / still queued at the end | {finished_tasks} / "
+          f"{f.tasks.get('attempted', 0) / max(1, finished_tasks):.1f} / {f.tasks.get('ready', 0)} "
+          f"(sweeps found {f.sweeps['requeued']} stranded, busy {f.sweeps['busy']:.0f} worker-s) | — |")  # fmt: skip
     if anatomy:
         print(f"| attempt() in-process: ms / SQL queries per delivery | {anatomy['ms']:.1f} ms / {anatomy['queries']:.1f} "
               f"(plugin incl. HTTP {anatomy['plugin_ms']:.1f} ms) | — |")  # fmt: skip
+        print(f"| drain() in-process (batches of {anatomy['batch']}): ms / SQL queries per delivery | {anatomy['drain_ms']:.1f} ms / "
+              f"{anatomy['drain_queries']:.1f} | — |")  # fmt: skip
     if stock and healthy is not None:
         worker_ms = 1000 / healthy.steady_rate
         h, bad = stock["healthy"], stock["failing"]

@@ -3,16 +3,23 @@
 Flow (docs/ARCHITECTURE.md, "How a submission flows"):
 
 1. :func:`plan_deliveries` runs inside the submission's transaction and writes one
-   :class:`Delivery` per enabled delivery target; after commit each gets a ``deliver`` task
-   (django-tasks, database backend, run by ``manage.py db_worker`` anywhere).
-2. :func:`attempt` claims the delivery with a *lease* (an UPDATE that only one worker can win),
-   calls the plugin, logs a :class:`DeliveryAttempt`, and either marks it delivered or schedules
-   the next attempt with exponential backoff and jitter. Past the retry window (48 h by default,
-   counted from the first attempt or the last replay) the delivery becomes a dead letter and
-   the agency's technical contact is told.
-3. :func:`sweep` re-queues deliveries whose task was lost: django-tasks leaves a task whose
-   worker crashed in RUNNING forever, but our lease expires, so the delivery is picked up again.
-   The sweep runs as a self-rescheduling task and as ``manage.py sweep_deliveries``.
+   :class:`Delivery` per enabled delivery target. The ``Delivery`` table is the outbox and the
+   queue; after commit :func:`wake` makes sure a ``deliver_due`` task (django-tasks, database
+   backend, run by ``manage.py db_worker`` anywhere) is waiting, unless one already is.
+2. :func:`drain` (the task) claims due deliveries a few at a time with a *lease* (an UPDATE
+   that only one worker can win; ``SKIP LOCKED`` on PostgreSQL), attempts each, and keeps going
+   until nothing is due or its time budget is spent. One task serves many deliveries: the
+   per-task cost of the queue is paid once per drain, not once per delivery. A drain that finds a
+   full batch wakes another so every idle worker joins in on a backlog.
+3. :func:`attempt_claimed` calls the plugin, logs a :class:`DeliveryAttempt`, and either marks
+   the delivery delivered or schedules the next attempt with exponential backoff and jitter (and
+   a deferred wake-up for then). Past the retry window (48 h by default, counted from the first
+   attempt or the last replay) the delivery becomes a dead letter and the agency's technical
+   contact is told.
+4. :func:`sweep` is the safety net: a due delivery nobody has touched for a lease period (its
+   worker crashed; django-tasks leaves that task RUNNING forever, but our lease expires) gets a
+   drain woken for it. The sweep runs as a self-rescheduling task and as
+   ``manage.py sweep_deliveries``.
 
 At-least-once: a worker that dies after the agency answered but before recording it makes the
 delivery run again, with the same idempotency key, which the agency uses to drop the duplicate.
@@ -44,8 +51,10 @@ from .registry import register
 
 logger = logging.getLogger(__name__)
 ACTIVE = (Delivery.State.PENDING, Delivery.State.RETRYING)
-DELIVER_TASK = "plugins.tasks.deliver"
+DELIVER_TASK = "plugins.tasks.deliver"  # one delivery (kept for tasks queued by older releases)
+DRAIN_TASK = "plugins.tasks.deliver_due"
 SWEEP_TASK = "plugins.tasks.sweep_deliveries"
+MAX_BATCH = 20
 
 
 def worker_name() -> str:
@@ -57,13 +66,13 @@ class DeliveryContext:
     """What a delivery plugin gets: the delivery, its submission and the standard payload."""
 
     delivery: Delivery
+    preloaded_submission: object = None  # loaded with the rest of a drain's batch
 
     @cached_property
     def submission(self):
-        from form_builder.models import Submission
-
-        # Operator and office are joined only when there are any (most submissions are citizens' own).
-        return Submission.objects.select_related("form_version__definition", "agency").get(pk=self.delivery.submission_id)
+        if self.preloaded_submission is not None:
+            return self.preloaded_submission
+        return load_submissions([self.delivery.submission_id])[self.delivery.submission_id]
 
     @property
     def idempotency_key(self) -> str:
@@ -119,6 +128,16 @@ class DeliveryContext:
         }
 
 
+def load_submissions(ids) -> dict:
+    """Submissions by id, with what every payload needs (one query for a whole batch).
+
+    Operator and office are joined only when there are any (most submissions are citizens' own).
+    """
+    from form_builder.models import Submission
+
+    return Submission.objects.select_related("form_version__definition", "agency").in_bulk(list(ids))
+
+
 def _operator_block(submission, operator):
     if operator is None:
         return None
@@ -162,23 +181,57 @@ def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **
     if outbox_event is not None:
         outbox_event.processed_at = now
         outbox_event.save(update_fields=["processed_at"])
-    ids = [str(delivery.pk) for delivery in deliveries]
-    if ids:
-        transaction.on_commit(lambda: [enqueue(delivery_id) for delivery_id in ids])
+    if deliveries:
+        transaction.on_commit(wake)
     return deliveries
 
 
-def enqueue(delivery_id: str, run_after: datetime.datetime | None = None):
-    from .tasks import deliver, ensure_sweeper
+# -- waking the workers --------------------------------------------------------------------------
 
-    task = deliver
+
+def wake(run_after: datetime.datetime | None = None):
+    """Make sure a drain task will run now (or at ``run_after``), enqueuing one only if no
+    equivalent task is already waiting: a thousand submissions a minute do not make a thousand
+    tasks, the waiting drain takes them all."""
+    from .tasks import deliver_due, ensure_sweeper
+
+    task = deliver_due
     if run_after is not None:
         if not task.get_backend().supports_defer:
-            return None  # e.g. the immediate backend: the sweep picks the delivery up when due
+            return None  # e.g. the immediate backend: the sweep wakes a drain when it is due
         task = task.using(run_after=run_after)
-    result = task.enqueue(delivery_id)
+    if _drain_waiting(run_after):
+        return None
+    result = task.enqueue()
     ensure_sweeper()
     return result
+
+
+def _queue_in_database() -> bool:
+    """True when tasks wait in the database for ``db_worker`` (not run at once, as in tests)."""
+    from .tasks import deliver_due
+
+    try:
+        from django_tasks_db import DatabaseBackend
+    except ImportError:
+        return False
+    return isinstance(deliver_due.get_backend(), DatabaseBackend)
+
+
+def _drain_waiting(run_after: datetime.datetime | None) -> bool:
+    """Is a drain task already waiting that covers a wake-up now (or at ``run_after``)?
+
+    A deferred wake-up is covered by one due up to a second later, so retries spread by jitter
+    share tasks. A drain that is already RUNNING does not count: it may be past its last claim.
+    """
+    if not _queue_in_database():
+        return False
+    from django_tasks_db.models import DBTaskResult
+
+    if run_after is None:
+        return DBTaskResult.objects.ready().filter(task_path=DRAIN_TASK).exists()
+    waiting = DBTaskResult.objects.filter(status="READY", task_path=DRAIN_TASK)
+    return waiting.filter(run_after__gte=run_after, run_after__lte=run_after + datetime.timedelta(seconds=1)).exists()
 
 
 # -- attempts ----------------------------------------------------------------------------------
@@ -191,28 +244,132 @@ def backoff_seconds(attempts: int) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)  # noqa: S311
 
 
-def claim(delivery_id, *, now=None) -> tuple[Delivery, str] | None:
+def _claimable(now, due_by=None):
+    """Deliveries that are due (by ``due_by``, default now) and that no live lease holds."""
+    return Delivery.objects.filter(state__in=ACTIVE, next_attempt_at__lte=due_by or now).filter(
+        Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+    )
+
+
+def _lease(now, token: str, worker: str) -> dict:
+    seconds = settings.TUMEN_DELIVERY_LEASE_SECONDS
+    return {"leased_until": now + datetime.timedelta(seconds=seconds), "lease_token": token, "leased_by": worker[:100]}
+
+
+def claim(delivery_id, *, now=None, worker: str = "") -> tuple[Delivery, str] | None:
     """Lease a due delivery for this worker; None if it is not due, finished, or leased."""
     now = now or timezone.now()
     token = uuid.uuid4().hex
-    won = (
-        Delivery.objects.filter(pk=delivery_id, state__in=ACTIVE, next_attempt_at__lte=now)
-        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-        .update(leased_until=now + datetime.timedelta(seconds=settings.TUMEN_DELIVERY_LEASE_SECONDS), lease_token=token)
-    )
-    if not won:
+    if not _claimable(now).filter(pk=delivery_id).update(**_lease(now, token, worker)):
         return None
     # Only the delivery and its target here; the plugin loads the submission when it needs it.
     delivery = Delivery.objects.select_related("config").get(pk=delivery_id)
     return delivery, token
 
 
+def batch_size() -> int:
+    """How many deliveries one claim leases: few enough that all of them can time out one after
+    the other within the lease (the lease must never expire while its worker is still sending)."""
+    per_delivery = settings.TUMEN_DELIVERY_TIMEOUT + 1
+    return max(1, min(MAX_BATCH, int(settings.TUMEN_DELIVERY_LEASE_SECONDS // (2 * per_delivery))))
+
+
+def claim_batch(limit: int, *, due_by=None, worker: str = "") -> tuple[list[Delivery], str]:
+    """Lease up to ``limit`` due deliveries, oldest due first, for this worker.
+
+    On PostgreSQL the candidates are locked with SKIP LOCKED, so workers claiming at the same time
+    take different rows instead of queueing behind each other; the UPDATE repeats the conditions,
+    so without row locks (SQLite) a row another worker won meanwhile is simply not ours.
+    """
+    token = uuid.uuid4().hex
+    for _ in range(3):  # another worker may win every candidate; look again
+        now = timezone.now()
+        claimable = _claimable(now, due_by and min(due_by, now))
+        with transaction.atomic():
+            ids = list(
+                claimable.order_by("next_attempt_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]
+            )
+            if not ids:
+                return [], token
+            won = claimable.filter(pk__in=ids).update(**_lease(now, token, worker))
+        if won:
+            deliveries = list(Delivery.objects.select_related("config").filter(pk__in=ids, lease_token=token))
+            return sorted(deliveries, key=lambda delivery: delivery.next_attempt_at), token
+    return [], token
+
+
+def release(deliveries, token: str):
+    """Give leased deliveries back unattempted (the lease would run out before their turn)."""
+    Delivery.objects.filter(pk__in=[delivery.pk for delivery in deliveries], lease_token=token).update(
+        leased_until=None, lease_token="", leased_by=""
+    )
+
+
+def drain(*, worker: str = "", budget_seconds: float | None = None) -> int:
+    """Attempt due deliveries until none is left or the time budget is spent; return how many.
+
+    Only deliveries due when the drain started are taken, so a delivery that fails and is due
+    again at once is not hammered by the same drain (its deferred wake-up or another drain takes
+    it). A full batch wakes a second drain, so idle workers join in on a backlog; a spent budget
+    wakes a successor, so the task table sees a task finish every half minute or so.
+    """
+    budget = settings.TUMEN_DELIVERY_DRAIN_SECONDS if budget_seconds is None else budget_seconds
+    # Well inside the lease, so the sweep never takes a live drain for a crashed one.
+    budget = min(budget, settings.TUMEN_DELIVERY_LEASE_SECONDS / 2)
+    started, deadline = timezone.now(), time.monotonic() + budget
+    size, done, helped, in_queue = batch_size(), 0, False, _queue_in_database()
+    while True:
+        batch, token = claim_batch(size, due_by=started, worker=worker)
+        if not batch:
+            return done
+        if in_queue and not helped and len(batch) == size:
+            wake()
+            helped = True
+        done += attempt_batch(batch, token, worker=worker)
+        if time.monotonic() >= deadline:
+            if in_queue:
+                wake()  # more may be due: a fresh task carries on
+            return done
+
+
+def attempt_batch(batch: list[Delivery], token: str, *, worker: str = "") -> int:
+    """Attempt claimed deliveries one by one; return how many were attempted."""
+    submissions = load_submissions({delivery.submission_id for delivery in batch})
+    options_cache: dict = {}
+    lease_ends = time.monotonic() + settings.TUMEN_DELIVERY_LEASE_SECONDS
+    for index, delivery in enumerate(batch):
+        if index and lease_ends - time.monotonic() < settings.TUMEN_DELIVERY_TIMEOUT + 1:
+            release(batch[index:], token)  # slow targets ate the lease: the rest goes back
+            return index
+        attempt_claimed(delivery, token, worker=worker, submission=submissions.get(delivery.submission_id),
+                        options_cache=options_cache)  # fmt: skip
+    return len(batch)
+
+
 def attempt(delivery_id, *, worker: str = "") -> str:
     """Make one attempt if the delivery is due; return "delivered", "retrying", "dead" or "skipped"."""
-    claimed = claim(delivery_id)
+    claimed = claim(delivery_id, worker=worker)
     if claimed is None:
         return "skipped"
     delivery, token = claimed
+    return attempt_claimed(delivery, token, worker=worker)
+
+
+def _options(plugin, config, cache: dict | None) -> dict:
+    """The target's options, validated once per drain batch (defaults filled, shape guaranteed)."""
+    if cache is not None and config.pk in cache:
+        return cache[config.pk]
+    try:
+        options = plugin.clean_options(config.options)
+    except ValidationError as invalid:
+        raise DeliveryError(f"the target's options are invalid: {invalid.messages}", retryable=False) from None
+    if cache is not None:
+        cache[config.pk] = options
+    return options
+
+
+def attempt_claimed(delivery: Delivery, token: str, *, worker: str = "", submission=None, options_cache=None) -> str:
+    """Attempt a delivery this worker holds the lease of, and record the outcome."""
     number = delivery.attempts + 1
     started_at = timezone.now()
     started = time.monotonic()
@@ -225,11 +382,8 @@ def attempt(delivery_id, *, worker: str = "") -> str:
             raise DeliveryError("the target's configuration was deleted", retryable=False)
         if not config.enabled:
             raise DeliveryError("the target is disabled", retryable=False)
-        try:
-            options = plugin.clean_options(config.options)  # defaults filled, shape guaranteed
-        except ValidationError as invalid:
-            raise DeliveryError(f"the target's options are invalid: {invalid.messages}", retryable=False) from None
-        result = plugin.deliver(DeliveryContext(delivery), options)
+        options = _options(plugin, config, options_cache)
+        result = plugin.deliver(DeliveryContext(delivery, submission), options)
         status_code = result.status_code
     except DeliveryError as failure:
         error, retryable, status_code = str(failure), failure.retryable, failure.status_code
@@ -253,7 +407,8 @@ def _record(delivery, token, number, started_at, duration_ms, status_code, error
             ok=not error, status_code=status_code, error=error[:2000], worker=worker[:100],
         )  # fmt: skip
         mine = Delivery.objects.filter(pk=delivery.pk, lease_token=token)
-        fields = {"attempts": number, "leased_until": None, "lease_token": "", "last_error": error[:2000], "last_status_code": status_code}
+        fields = {"attempts": number, "leased_until": None, "lease_token": "", "leased_by": "", "last_error": error[:2000],
+                  "last_status_code": status_code}  # fmt: skip
         if not error:
             mine.update(state=Delivery.State.DELIVERED, delivered_at=now, **fields)
             _mark_submission_delivered(delivery)
@@ -262,7 +417,7 @@ def _record(delivery, token, number, started_at, duration_ms, status_code, error
         next_at = now + datetime.timedelta(seconds=backoff_seconds(number))
         if retryable and next_at < window_end:
             mine.update(state=Delivery.State.RETRYING, next_attempt_at=next_at, enqueued_at=now, **fields)
-            transaction.on_commit(lambda: enqueue(str(delivery.pk), run_after=next_at))
+            transaction.on_commit(lambda: wake(run_after=next_at))
             if number == settings.TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS:
                 alert(delivery, error, dead=False)
             return "retrying"
@@ -322,10 +477,10 @@ def replay(delivery: Delivery) -> bool:
         Delivery.objects.filter(pk=delivery.pk, state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
         .update(state=Delivery.State.PENDING, next_attempt_at=now, retry_from=now, dead_at=None, leased_until=None,
-                lease_token="", enqueued_at=now)  # fmt: skip
+                lease_token="", leased_by="", enqueued_at=now)  # fmt: skip
     )
     if updated:
-        transaction.on_commit(lambda: enqueue(str(delivery.pk)))
+        transaction.on_commit(wake)
     return bool(updated)
 
 
@@ -333,10 +488,10 @@ def replay(delivery: Delivery) -> bool:
 
 
 def sweep(now=None) -> int:
-    """Re-queue due deliveries whose task was lost (a crashed worker, a deleted task row).
+    """Wake a drain for due deliveries nobody has touched for a lease period; return how many.
 
-    A delivery merely waiting in a long queue still has a live task: it is left alone, or a
-    backlog would be multiplied by every sweep.
+    They are left over by a crashed worker (django-tasks keeps its task RUNNING, our lease
+    expires) or a deleted task row. A drain that is waiting already covers them.
     """
     from .models import SeenCallback
     from .signing import REPLAY_WINDOW_SECONDS
@@ -345,28 +500,10 @@ def sweep(now=None) -> int:
     grace = datetime.timedelta(seconds=settings.TUMEN_DELIVERY_LEASE_SECONDS)
     _fail_abandoned_tasks(now - 2 * grace)
     SeenCallback.objects.filter(created_at__lt=now - datetime.timedelta(seconds=2 * REPLAY_WINDOW_SECONDS)).delete()
-    lost = Delivery.objects.filter(state__in=ACTIVE, next_attempt_at__lte=now - grace).filter(
-        Q(leased_until__isnull=True) | Q(leased_until__lt=now)
-    ).filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - grace))
-    candidates = [str(pk) for pk in lost.values_list("pk", flat=True)[:5000]]
-    if not candidates:
-        return 0
-    queued = _queued_delivery_ids()
-    ids = [delivery_id for delivery_id in candidates if delivery_id not in queued]
-    Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
-    for delivery_id in ids:
-        enqueue(delivery_id)
-    return len(ids)
-
-
-def _queued_delivery_ids() -> set[str]:
-    """Deliveries that still have a task waiting or running (database task backend)."""
-    try:
-        from django_tasks_db.models import DBTaskResult
-    except ImportError:
-        return set()
-    rows = DBTaskResult.objects.filter(task_path=DELIVER_TASK, status__in=["READY", "RUNNING"]).values_list("args_kwargs", flat=True)
-    return {str((row or {}).get("args", [None])[0]) for row in rows}
+    stranded = len(_claimable(now, now - grace).values_list("pk", flat=True)[:5000])
+    if stranded:
+        wake()
+    return stranded
 
 
 def _fail_abandoned_tasks(started_before):
@@ -376,5 +513,5 @@ def _fail_abandoned_tasks(started_before):
     except ImportError:  # another backend
         return
     DBTaskResult.objects.filter(
-        status="RUNNING", task_path__in=[DELIVER_TASK, SWEEP_TASK], started_at__lt=started_before
+        status="RUNNING", task_path__in=[DELIVER_TASK, DRAIN_TASK, SWEEP_TASK], started_at__lt=started_before
     ).update(status="FAILED", finished_at=timezone.now())

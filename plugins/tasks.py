@@ -16,14 +16,23 @@ _sweeper_checked_at = 0.0
 
 
 @task()
+def deliver_due() -> int:
+    """Attempt the deliveries that are due, a batch at a time (see ``delivery.drain``)."""
+    return engine.drain(worker=engine.worker_name())
+
+
+@task()
 def deliver(delivery_id: str) -> str:
-    """One attempt at one delivery (idempotent: a delivery not due or leased is skipped)."""
+    """One attempt at one delivery (idempotent: a delivery not due or leased is skipped).
+
+    Releases before batching queued one task per delivery; such tasks still run after an upgrade.
+    """
     return engine.attempt(delivery_id, worker=engine.worker_name())
 
 
 @task()
 def sweep_deliveries() -> int:
-    """Re-queue lost deliveries, then schedule the next sweep."""
+    """Wake a drain for deliveries left over by a crashed worker, then schedule the next sweep."""
     count = engine.sweep()
     backend = sweep_deliveries.get_backend()
     if backend.supports_defer:

@@ -19,7 +19,18 @@ from django.utils import timezone
 from form_builder.models import Status, Submission
 from plugins import signing
 from plugins.base import DeliveryPlugin
-from plugins.delivery import attempt, backoff_seconds, claim, replay, sweep
+from plugins.delivery import (
+    DRAIN_TASK,
+    attempt,
+    attempt_batch,
+    backoff_seconds,
+    batch_size,
+    claim,
+    claim_batch,
+    replay,
+    sweep,
+)
+from plugins.delivery import drain as drain_due
 from plugins.http import BlockedURL, check_url
 from plugins.models import AgencyCredential, Delivery, PluginConfig, configs_for
 from plugins.registry import PluginAlreadyRegistered, Registry, register
@@ -367,6 +378,7 @@ def test_sweep_fails_tasks_left_running_by_a_crashed_worker(settings):
 def test_db_worker_delivers_queued_submissions(client, service, agency_server, settings, django_capture_on_commit_callbacks, monkeypatch):
     from django.core.management import call_command
     from django_tasks_db.management.commands import db_worker
+    from django_tasks_db.models import DBTaskResult
 
     # The worker runs inside this test's transaction; its periodic close_old_connections() would
     # drop that connection on PostgreSQL (autocommit is off inside a test), so keep it.
@@ -376,10 +388,49 @@ def test_db_worker_delivers_queued_submissions(client, service, agency_server, s
     webhook(service, agency_server)
     with django_capture_on_commit_callbacks(execute=True):
         submissions = [submit(client, service) for _ in range(3)]
+    # The Delivery rows are the queue: three submissions wake one drain task, not three tasks.
+    assert DBTaskResult.objects.filter(task_path=DRAIN_TASK, status="READY").count() == 1
     call_command("db_worker", "--batch", "--no-startup-delay", "--interval", "0")
     states = list(Delivery.objects.filter(submission__in=submissions).values_list("state", flat=True))
     assert states == ["delivered"] * 3
     assert len(set(agency_server.keys())) == 3
+    assert Delivery.objects.filter(submission__in=submissions).exclude(leased_by="").count() == 0, "leases are given back"
+
+
+def test_a_drain_attempts_each_due_delivery_once_and_workers_never_share_one(client, service, agency_server):
+    agency_server.plan = [500]  # always failing; retries are due again at once in these tests
+    webhook(service, agency_server)
+    deliveries = [submit(client, service).deliveries.get() for _ in range(3)]
+    first, token = claim_batch(2, worker="w1")
+    second, _ = claim_batch(10, worker="w2")
+    assert len(first) == 2 and len(second) == 1
+    assert not {d.pk for d in first} & {d.pk for d in second}, "a leased delivery is never claimed twice"
+    assert claim_batch(10)[0] == [], "everything is leased"
+    Delivery.objects.update(leased_until=None, lease_token="", leased_by="")
+    assert drain_due(worker="w3") == 3
+    assert len(agency_server.received) == 3, "one attempt each, although each is due again at once"
+    assert sorted(Delivery.objects.values_list("attempts", flat=True)) == [1, 1, 1]
+    assert {d.state for d in Delivery.objects.filter(pk__in=[d.pk for d in deliveries])} == {"retrying"}
+
+
+def test_a_batch_never_outlives_its_lease(client, service, agency_server, settings):
+    settings.TUMEN_DELIVERY_LEASE_SECONDS, settings.TUMEN_DELIVERY_TIMEOUT = 120, 10
+    assert batch_size() == 5, "five 10-second timeouts fit twice in a 120-second lease"
+    settings.TUMEN_DELIVERY_LEASE_SECONDS = 10
+    assert batch_size() == 1
+    # A slow agency: after the first delivery too little lease is left for the next, so the rest
+    # goes back unattempted instead of being sent after its lease could have passed to another worker.
+    settings.TUMEN_DELIVERY_LEASE_SECONDS, settings.TUMEN_DELIVERY_TIMEOUT = 3, 1.5
+    agency_server.plan, agency_server.slow_seconds = ["slow", 200], 1.0
+    webhook(service, agency_server)
+    for _ in range(3):
+        submit(client, service)
+    batch, token = claim_batch(3, worker="w1")
+    assert attempt_batch(batch, token, worker="w1") == 1
+    assert len(agency_server.received) == 1
+    states = sorted(Delivery.objects.values_list("state", "lease_token"))
+    assert states == [("delivered", ""), ("pending", ""), ("pending", "")]
+    assert len(claim_batch(3)[0]) == 2, "given back: claimable at once"
 
 
 # -- pre-submit checks --------------------------------------------------------------------------

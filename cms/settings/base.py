@@ -197,9 +197,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 TUMEN_DELIVERY_BACKOFF_BASE_SECONDS = float(env_str("TUMEN_DELIVERY_BACKOFF_BASE_SECONDS", "30"))
 TUMEN_DELIVERY_BACKOFF_MAX_SECONDS = float(env_str("TUMEN_DELIVERY_BACKOFF_MAX_SECONDS", "3600"))
 TUMEN_DELIVERY_RETRY_WINDOW_HOURS = float(env_str("TUMEN_DELIVERY_RETRY_WINDOW_HOURS", "48"))
-# A worker that crashed mid-delivery loses its claim after this long; the sweep re-queues it.
+# A worker that crashed mid-delivery loses its claim after this long; the sweep wakes a drain for it.
 TUMEN_DELIVERY_LEASE_SECONDS = env_int("TUMEN_DELIVERY_LEASE_SECONDS", 120)
 TUMEN_DELIVERY_SWEEP_SECONDS = env_int("TUMEN_DELIVERY_SWEEP_SECONDS", 60)
+# One deliver_due task works through due deliveries for at most this long (capped at half the
+# lease), then hands over to a fresh task.
+TUMEN_DELIVERY_DRAIN_SECONDS = float(env_str("TUMEN_DELIVERY_DRAIN_SECONDS", "30"))
 TUMEN_DELIVERY_TIMEOUT = float(env_str("TUMEN_DELIVERY_TIMEOUT", "10"))
 TUMEN_DELIVERY_MAX_RESPONSE_BYTES = env_int("TUMEN_DELIVERY_MAX_RESPONSE_BYTES", 64 * 1024)
 TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS", 5)
