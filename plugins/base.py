@@ -1,10 +1,12 @@
 """The small base classes every plugin kind derives from.
 
 A plugin is a class registered under an id (``@register("webhook")``, see ``registry.py``). It
-declares its options as a Django form (``options_form``): the same form renders the admin's
-configuration fields and validates what an agency enters, so a plugin never receives options it
-did not declare. Per agency (and per service, overriding) a :class:`plugins.models.PluginConfig`
-turns a plugin on with its options.
+declares its options as a Django form (``options_form``): its fields are the admin's
+configuration fields (``plugins.forms.PluginConfigForm``: labels, help texts, widgets) and it
+validates what an agency enters, so a plugin never receives options it did not declare. Secrets
+(a ``PasswordInput`` widget, or a name such as ``secret``, ``password``, ``token``) are never
+shown again in the admin. Per agency (and per service, overriding) a
+:class:`plugins.models.PluginConfig` turns a plugin on with its options.
 
 Kinds:
 
@@ -63,6 +65,18 @@ class NoOptions(forms.Form):
     pass
 
 
+SECRET_WORDS = {"secret", "password", "passwd", "token", "apikey"}
+
+
+def is_secret_option(name: str, form_field: forms.Field) -> bool:
+    """Whether an option is a secret the admin never shows again: its widget is a
+    ``PasswordInput``, or its name says so (``secret``, ``password``, ``token``, ``api_key``...)."""
+    if isinstance(form_field.widget, forms.PasswordInput):
+        return True
+    words = name.lower().replace("-", "_").split("_")
+    return bool(SECRET_WORDS.intersection(words)) or name.lower().endswith(("api_key", "private_key"))
+
+
 class Plugin:
     """Base of every plugin. Subclasses set ``kind``, ``label`` and usually ``options_form``."""
 
@@ -84,7 +98,7 @@ class Plugin:
         return {name: _jsonable(value) for name, value in form.cleaned_data.items()}
 
     def options_schema(self) -> list[dict]:
-        """The options as a list of {name, label, type, required, help_text} (docs and the admin)."""
+        """The options as a list of {name, label, type, required, help_text} (``manage.py list_plugins``)."""
         result = []
         for name, form_field in self.options_form.base_fields.items():
             result.append(

@@ -1,44 +1,125 @@
-"""Admin form of a plugin configuration: the plugin's own options form validates the options."""
+"""Admin forms of a plugin configuration.
 
-import json
+A configuration is edited for one plugin at a time (the views take it from ``?plugin=<id>`` or
+from the configuration itself). :class:`PluginConfigForm` adds that plugin's own option fields,
+from its ``options_form``, one by one as ``option__<name>``: their labels, help texts, widgets
+and per-field errors are the plugin's. What is stored in ``PluginConfig.options`` is exactly what
+``Plugin.clean_options()`` returns for the entered values.
+
+Secret options (see :func:`plugins.base.is_secret_option`) are never written back into the page;
+on an existing configuration a blank secret keeps the stored one.
+"""
 
 from django import forms
-from django.utils.html import format_html_join
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.forms.utils import pretty_name
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
+from .base import is_secret_option
+from .models import PluginConfig
 from .registry import register
 
+OPTION_PREFIX = "option__"
 
-def options_help():
-    return format_html_join(
-        "",
-        "<p><strong>{}</strong> ({}): {}</p>",
-        (
-            (plugin.id, plugin.kind, ", ".join(f"{o['name']}{'*' if o['required'] else ''}" for o in plugin.options_schema()) or "—")
-            for plugin in register
-        ),
+KIND_LABELS = {
+    "delivery": _("Delivery"),
+    "pre_submit": _("Pre-submit check"),
+    "status_callback": _("Status callback"),
+}
+
+
+def plugin_choices():
+    """The installed plugins, grouped by kind."""
+    return [(KIND_LABELS[kind], register.choices(kind)) for kind in KIND_LABELS if register.of_kind(kind)]
+
+
+class PluginChoiceForm(forms.Form):
+    """The first step of a new configuration (or of changing a configuration's plugin)."""
+
+    plugin = forms.ChoiceField(
+        label=_("plugin"),
+        choices=plugin_choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "invalid_choice": _(
+                "No plugin is installed under the id “%(value)s” (was its package uninstalled?). "
+                "Choose an installed plugin, or reinstall the package and restart the site."
+            )
+        },
     )
 
 
 class PluginConfigForm(WagtailAdminModelForm):
-    plugin_id = forms.ChoiceField(label=_("plugin"), choices=lambda: register.choices())
+    """A configuration with the option fields of ``plugin`` (a registered plugin instance)."""
 
-    def __init__(self, *args, **kwargs):
+    class Meta:
+        model = PluginConfig
+        fields = ["plugin_id", "name", "agency", "service", "enabled"]
+        widgets = {"plugin_id": forms.HiddenInput}
+
+    def __init__(self, *args, plugin=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if "options" in self.fields:
-            self.fields["options"].widget = forms.Textarea(attrs={"rows": 8, "style": "font-family: monospace"})
-            self.fields["options"].help_text = format_html_join(
-                "", "{}", [(_("A JSON object. Options per plugin (* = required):"),)]
-            ) + options_help()
+        self.plugin = plugin
+        self.stored_secrets = {}
+        self.replaces_plugin_id = ""
+        # The plugin is fixed by the page (the views' ?plugin=): never taken from the posted data.
+        self.fields["plugin_id"].disabled = True
+        self.fields["plugin_id"].required = False
+        if plugin is None:
+            return
+        self.initial["plugin_id"] = plugin.id
+        same_plugin = self.instance.plugin_id == plugin.id
+        # Changing an existing configuration's plugin: its stored options are not reused.
+        self.replaces_plugin_id = self.instance.plugin_id if self.instance.pk and not same_plugin else ""
+        stored = dict(self.instance.options or {}) if same_plugin else {}
+        for name, field in plugin.options_form().fields.items():  # this instance's own copies
+            field.label = field.label or pretty_name(name)
+            if is_secret_option(name, field):
+                attrs = {**field.widget.attrs, "autocomplete": "new-password"}
+                field.widget = forms.PasswordInput(attrs=attrs, render_value=False)
+                if self.instance.pk and stored.get(name):
+                    self.stored_secrets[name] = stored[name]
+                    field.required = False
+                    keep = _("A value is stored; leave this blank to keep it.")
+                    field.help_text = f"{field.help_text} {keep}" if field.help_text else keep
+            elif name in stored:
+                self.initial[OPTION_PREFIX + name] = stored[name]
+            self.fields[OPTION_PREFIX + name] = field
 
-    def clean_options(self):
-        value = self.cleaned_data.get("options")
-        if isinstance(value, str):
-            try:
-                value = json.loads(value or "{}")
-            except ValueError:
-                raise forms.ValidationError(_("Enter a JSON object.")) from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_("Enter a JSON object."))
-        return value
+    def option_fields(self):
+        """The bound fields of the plugin's options, in the plugin's order."""
+        return [field for field in self.visible_fields() if field.name.startswith(OPTION_PREFIX)]
+
+    def config_fields(self):
+        return [field for field in self.visible_fields() if not field.name.startswith(OPTION_PREFIX)]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.plugin is None:  # PluginConfig.clean() refuses a configuration without a plugin
+            return cleaned_data
+        names = [name[len(OPTION_PREFIX) :] for name in self.fields if name.startswith(OPTION_PREFIX)]
+        if any(self.has_error(OPTION_PREFIX + name) for name in names):
+            return cleaned_data  # each problem is shown next to its field already
+        values = {name: cleaned_data.get(OPTION_PREFIX + name) for name in names}
+        for name, stored in self.stored_secrets.items():
+            if values.get(name) in (None, ""):
+                values[name] = stored
+        try:
+            self.instance.options = self.plugin.clean_options(values)
+        except ValidationError as error:
+            for name, messages in error.message_dict.items():
+                field = OPTION_PREFIX + name
+                self.add_error(field if field in self.fields else None, messages)
+        return cleaned_data
+
+    def _update_errors(self, errors):
+        # PluginConfig.clean() checks the options again and reports under "options", which is not
+        # a field of this form: its problems are already next to the option fields (or, if only
+        # the model found them, they are shown above the form).
+        error_dict = getattr(errors, "error_dict", None)
+        if error_dict and "options" in error_dict:
+            problems = error_dict.pop("options")
+            if not any(self.has_error(name) for name in self.fields if name.startswith(OPTION_PREFIX)):
+                error_dict.setdefault(NON_FIELD_ERRORS, []).extend(problems)
+        super()._update_errors(errors)

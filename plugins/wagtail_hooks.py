@@ -3,6 +3,7 @@
 import datetime
 
 import django_filters
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Count, Min, Q
@@ -10,21 +11,26 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from wagtail import hooks
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.views.generic import InspectView
+from wagtail.admin.utils import set_query_params
+from wagtail.admin.views.generic import CopyView, CreateView, EditView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from service_pages.models import Agency
 
+from .base import is_secret_option
 from .delivery import replay
+from .forms import PluginChoiceForm, PluginConfigForm
 from .models import AgencyCredential, Delivery, DeliveryAttempt, PluginConfig
+from .registry import register
 
 
 class PluginConfigInspectView(InspectView):
@@ -33,8 +39,112 @@ class PluginConfigInspectView(InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["check_url"] = reverse("plugins_check_config", args=[self.object.pk])
-        context["plugin"] = self.object.plugin
+        context["plugin"] = plugin = self.object.plugin
+        declared = plugin.options_form.base_fields if plugin else {}
+        context["options"] = []
+        for name, value in (self.object.options or {}).items():
+            form_field = declared.get(name) or forms.CharField()  # an uninstalled plugin's: judged by name
+            secret = is_secret_option(name, form_field)
+            context["options"].append({"label": form_field.label or name, "value": value, "secret": secret})
         return context
+
+
+class PluginOptionsMixin:
+    """The create, copy and edit views of a configuration show one plugin's option fields.
+
+    The plugin is ``?plugin=<id>`` when given (a new configuration, or changing a configuration's
+    plugin), else the configuration's own. Without one, or with an id no installed plugin has
+    (its package was uninstalled), the page asks which plugin instead and saves nothing.
+    """
+
+    choose_template_name = "plugins/admin/config_choose_plugin.html"
+
+    def default_plugin_id(self) -> str:
+        return ""
+
+    @cached_property
+    def plugin_id(self) -> str:
+        if "plugin" in self.request.GET:
+            return self.request.GET["plugin"].strip()
+        return self.default_plugin_id()
+
+    @cached_property
+    def plugin(self):
+        return register.get(self.plugin_id) if self.plugin_id else None
+
+    def with_plugin(self, url):
+        return set_query_params(url, {"plugin": self.plugin.id}) if self.plugin else url
+
+    def post(self, request, *args, **kwargs):
+        if self.plugin is None:
+            return self.get(request, *args, **kwargs)
+        return super().post(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["plugin"] = self.plugin
+        if self.plugin is None:  # the plugin chooser is shown; posted values are not used
+            kwargs.pop("data", None)
+            kwargs.pop("files", None)
+        return kwargs
+
+    def get_template_names(self):
+        if self.plugin is None:
+            return [self.choose_template_name]
+        return super().get_template_names()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["plugin"] = self.plugin
+        if self.plugin is None:
+            context["choose_url"] = self.request.path
+            if self.plugin_id:  # bound, so the page says that this id is not installed
+                context["choose_form"] = PluginChoiceForm(data={"plugin": self.plugin_id})
+            else:
+                context["choose_form"] = PluginChoiceForm(initial={"plugin": self.default_plugin_id()})
+        else:
+            context["change_plugin_url"] = set_query_params(self.request.path, {"plugin": ""})
+        return context
+
+
+class PluginConfigCreateView(PluginOptionsMixin, CreateView):
+    template_name = "plugins/admin/config_create.html"
+
+    def get_add_url(self):
+        return self.with_plugin(super().get_add_url())
+
+
+class PluginConfigCopyView(PluginOptionsMixin, CopyView):
+    @cached_property
+    def original(self):
+        return self.get_object()
+
+    def default_plugin_id(self):
+        return self.original.plugin_id
+
+    def get_initial_form_instance(self):
+        """A new configuration with the original's values; its secrets are entered again."""
+        original = self.original
+        return PluginConfig(
+            plugin_id=original.plugin_id, name=original.name, agency_id=original.agency_id,
+            service_id=original.service_id, enabled=original.enabled, options=dict(original.options or {}),
+        )  # fmt: skip
+
+    def get_add_url(self):
+        return self.with_plugin(super().get_add_url())
+
+
+class PluginConfigEditView(PluginOptionsMixin, EditView):
+    template_name = "plugins/admin/config_edit.html"
+
+    def default_plugin_id(self):
+        if not hasattr(self, "object"):
+            self.object = self.get_object()
+        return self.object.plugin_id
+
+    def get_edit_url(self):
+        url = super().get_edit_url()
+        return self.with_plugin(url) if "plugin" in self.request.GET else url
 
 
 class PluginConfigViewSet(ModelViewSet):
@@ -43,16 +153,16 @@ class PluginConfigViewSet(ModelViewSet):
     menu_label = _("Plugin configurations")
     list_display = ["plugin_id", "name", "agency", "service", "enabled", "updated_at"]
     list_filter = ["plugin_id", "agency", "enabled"]
-    form_fields = ["plugin_id", "name", "agency", "service", "enabled", "options"]
+    add_view_class = PluginConfigCreateView
+    copy_view_class = PluginConfigCopyView
+    edit_view_class = PluginConfigEditView
     inspect_view_enabled = True
     inspect_view_class = PluginConfigInspectView
+    inspect_view_fields_exclude = ["options"]  # listed one by one, secrets hidden (config_inspect.html)
     add_to_reference_index = False
 
     def get_form_class(self, for_update=False):
-        from .forms import PluginConfigForm
-
-        self.model.base_form_class = PluginConfigForm
-        return super().get_form_class(for_update)
+        return PluginConfigForm
 
 
 class ReadOnlyPolicy(ModelPermissionPolicy):

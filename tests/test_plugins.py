@@ -550,15 +550,11 @@ def test_dashboard_replay_and_test_connection(client, service, agency_server, ad
 
 
 def test_plugin_configuration_form_in_the_admin(admin_client, service, agency_server):
-    response = admin_client.post(
-        "/admin/plugin_configs/new/",
-        {"plugin_id": "webhook", "name": "main", "agency": service.agency.pk, "enabled": "on", "options": '{"url": "nope", "secret": "x"}'},
-    )
+    url = "/admin/plugin_configs/new/?plugin=webhook"
+    fields = {"name": "main", "agency": service.agency.pk, "enabled": "on"}
+    response = admin_client.post(url, {**fields, "option__url": "nope", "option__secret": "x"})
     assert response.status_code == 200 and PluginConfig.objects.count() == 0, "invalid options are refused"
-    response = admin_client.post(
-        "/admin/plugin_configs/new/",
-        {"plugin_id": "webhook", "name": "main", "agency": service.agency.pk, "enabled": "on", "options": json.dumps({"url": agency_server.url, "secret": SECRET})},
-    )
+    response = admin_client.post(url, {**fields, "option__url": agency_server.url, "option__secret": SECRET})
     assert response.status_code == 302
     assert PluginConfig.objects.get().options["secret"] == SECRET
 

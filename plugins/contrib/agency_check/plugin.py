@@ -19,7 +19,7 @@ from plugins.registry import register
 
 class AgencyCheckOptions(forms.Form):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
-    secret = forms.CharField(label=_("signing secret"), min_length=16, max_length=200)
+    secret = forms.CharField(label=_("signing secret"), min_length=16, max_length=200, widget=forms.PasswordInput)
     timeout = forms.FloatField(label=_("timeout (seconds)"), min_value=0.1, max_value=10, initial=2)
     on_timeout = forms.ChoiceField(
         label=_("when the agency does not answer"), choices=[("accept", _("accept the submission")), ("refuse", _("refuse it"))], initial="accept"

@@ -38,8 +38,15 @@ class WebhookOptions(forms.Form):
         label=_("URL"), required=False, max_length=500, assume_scheme="https",
         help_text=_("Empty: the agency's delivery endpoint URL."),
     )  # fmt: skip
-    secret = forms.CharField(label=_("signing secret"), min_length=16, max_length=200, help_text=_("Shared with the agency; at least 16 characters."))
-    public_key = forms.CharField(label=_("public key for encryption"), required=False, max_length=100, validators=[_check_public_key])
+    secret = forms.CharField(
+        label=_("signing secret"), min_length=16, max_length=200, widget=forms.PasswordInput,
+        help_text=_("Shared with the agency; at least 16 characters."),
+    )  # fmt: skip
+    public_key = forms.CharField(
+        label=_("public key for encryption"), required=False, max_length=100, validators=[_check_public_key],
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Optional: the agency's Curve25519 public key (base64); the body is then encrypted for the agency."),
+    )  # fmt: skip
     include_files = forms.BooleanField(label=_("include uploaded files (base64)"), required=False, initial=True)
     timeout = forms.FloatField(label=_("timeout (seconds)"), required=False, min_value=0.5, max_value=60)
 

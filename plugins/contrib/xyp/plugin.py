@@ -20,7 +20,7 @@ from plugins.registry import register
 
 class XypOptions(forms.Form):
     url = forms.URLField(label=_("URL"), required=False, max_length=500, assume_scheme="https", help_text=_("Empty: the agency's delivery endpoint URL."))
-    secret = forms.CharField(label=_("signing secret"), min_length=16, max_length=200)
+    secret = forms.CharField(label=_("signing secret"), min_length=16, max_length=200, widget=forms.PasswordInput)
     operation = forms.CharField(label=_("operation"), max_length=100, help_text=_("The ХУР operation name, e.g. WS100101_getCitizenIDCardInfo."))
     timeout = forms.FloatField(label=_("timeout (seconds)"), required=False, min_value=0.5, max_value=60)
 
