@@ -487,7 +487,7 @@ def create_chunk(service_code: str, start: int, count: int, seed: int, out: str)
     from form_builder.submissions import application_for, submit
     from service_pages.models import ServicePage, Soum
 
-    application = application_for(ServicePage.objects.get(code=service_code))
+    application = application_for(ServicePage.objects.by_code(service_code))
     places = list(Soum.objects.order_by("code").values_list("aimag__code", "code"))
     codes = []
     for index in range(start, start + count):
@@ -873,7 +873,7 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
     from service_pages.models import ServicePage, Soum
 
     print(f"\n== anatomy: {count} submissions, attempt() in this process, SQL counted ==", flush=True)
-    application = application_for(ServicePage.objects.get(code=service_code))
+    application = application_for(ServicePage.objects.by_code(service_code))
     places = list(Soum.objects.order_by("code").values_list("aimag__code", "code"))
     submit_ms, submit_queries, ids = [], [], []
     for index in range(count):
@@ -1079,7 +1079,7 @@ def configure_targets(service_code: str, receiver: Receiver, targets: int):
     from plugins.models import PluginConfig
     from service_pages.models import ServicePage
 
-    service = ServicePage.objects.get(code=service_code)
+    service = ServicePage.objects.by_code(service_code)
     # Tumen e-mails the agency's technical contact when a target keeps failing (at most hourly).
     service.agency.technical_contact_email = "tech@agency.example.mn"
     service.agency.save(update_fields=["technical_contact_email"])

@@ -5,6 +5,8 @@ Prints, in one run:
 - the bulk import (``import_service_rows``) of every row, search index included:
   wall time, pages/s;
 - the re-import of the unchanged file;
+- the English translations of the whole catalog (``translations.translate``,
+  i.e. ``manage.py translate_catalog``), then again with nothing to change;
 - stock Wagtail (``add_child`` + ``save_revision().publish()`` with the search
   index updated synchronously, as the worker would) on the first 1,000 rows,
   and the ratio of pages/s between the two;
@@ -92,6 +94,13 @@ def main():
     started = time.monotonic()
     again = import_service_rows(rows)
     print(f"re-import:     {again.summary()}  wall={time.monotonic() - started:.1f}s")
+
+    from service_pages.translations import translate
+
+    english = translate("en")
+    print(f"translate en:  {english.summary()}  pages/s={english.created / english.seconds:.0f}")
+    english_again = translate("en")
+    print(f"re-translate:  {english_again.summary()}")
 
     stock_seconds, stock_count = stock_import(rows[: args.stock_rows])
     stock_rate = stock_count / stock_seconds

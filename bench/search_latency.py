@@ -96,7 +96,7 @@ def main():
             report = import_service_rows(scaled_rows(rows, copy))
             assert not report.problems, report.problems[:3]
         imported = scale
-        total = ServicePage.objects.count()
+        total = ServicePage.objects.canonical().count()
         print(f"\n== {total} services (imported in {time.monotonic() - started:.0f}s) ==")
         for query in dev[:5]:  # warm caches: vocabulary, catalog summary, engine
             client.get("/api/v1/services/search", {"q": query})

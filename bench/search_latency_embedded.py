@@ -95,7 +95,7 @@ def main():
 
     with (catalog_dir / "queries_dev.csv").open(encoding="utf-8") as handle:
         dev = list(csv.DictReader(handle))
-    titles = list(ServicePage.objects.values_list("title", flat=True))
+    titles = list(ServicePage.objects.canonical().values_list("title", flat=True))
     queries = [row["query"] for row in dev] + title_fragments(titles, args.fragments, args.seed)
 
     codes = dict(ServicePage.objects.values_list("pk", "code"))

@@ -97,7 +97,7 @@ from service_pages.models import Aimag, ServicePage, Soum
 
 wanted = {service!r}
 service = None
-for candidate in ServicePage.objects.live().order_by("code"):
+for candidate in ServicePage.objects.live().canonical().order_by("code"):
     if wanted and candidate.code != wanted:
         continue
     try:
@@ -286,8 +286,10 @@ class StockClient:
             {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={self.cookie}"},
         )
         if status == 200:
-            # The landing page has no form; a refused form is rendered again (with its token).
-            return ("accepted", None) if b"csrfmiddlewaretoken" not in content else ("200 form refused", None)
+            # The landing page has no form; a refused form is rendered again (with its fields; the
+            # site's own pages may carry other forms with a CSRF token, so that is no sign).
+            refused = f'name="{self.names["Register number"]}"'.encode() in content
+            return ("200 form refused", None) if refused else ("accepted", None)
         return str(status), None
 
 

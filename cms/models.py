@@ -5,14 +5,22 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
+from cms.languages import CatalogPageManager, FallbackRoutingMixin
 
-class HomePage(Page):
-    """Landing page: search box, life-event categories, most used services."""
+
+class HomePage(FallbackRoutingMixin, Page):
+    """Landing page: search box, life-event categories, most used services.
+
+    One per language: the English home page is the Mongolian one's translation (made by
+    ``translate_catalog``) and the root of the site's English URLs (``/en/``).
+    """
 
     intro = RichTextField(_("introduction"), blank=True)
+    objects = CatalogPageManager()
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
     subpage_types = ["service_pages.CatalogIndexPage"]
+    # Editors cannot add another home page; translations (copies, which skip this check) can.
     max_count = 1
 
     class Meta:
@@ -23,5 +31,5 @@ class HomePage(Page):
 
         context = super().get_context(request, *args, **kwargs)
         context["categories"] = Category.objects.all()
-        context["service_count"] = ServicePage.objects.live().count()
+        context["service_count"] = ServicePage.objects.live().canonical().count()
         return context

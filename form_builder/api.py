@@ -38,11 +38,8 @@ def error_response(status: int, code: str, message, **params) -> JsonResponse:
 
 
 def _service(code: str):
-    return (
-        ServicePage.objects.filter(code=code)
-        .select_related("agency", "category__default_form", "form_definition")
-        .first()
-    )
+    """The original (Mongolian) page of the service: submissions always refer to it."""
+    return ServicePage.objects.select_related("agency", "category__default_form", "form_definition").by_code(code)
 
 
 def _unavailable(error: ServiceUnavailable) -> JsonResponse:

@@ -55,9 +55,11 @@ class _SizedFile:
 
 
 def _service_or_404(code):
-    return get_object_or_404(
-        ServicePage.objects.select_related("agency", "category__default_form", "form_definition"), code=code
-    )
+    """The original (Mongolian) page of the service, whichever language the citizen applies in."""
+    service = ServicePage.objects.select_related("agency", "category__default_form", "form_definition").by_code(code)
+    if service is None:
+        raise Http404
+    return service
 
 
 def _unavailable(request, service, error: ServiceUnavailable, status=409):

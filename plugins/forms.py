@@ -63,6 +63,13 @@ class PluginConfigForm(WagtailAdminModelForm):
         self.plugin = plugin
         self.stored_secrets = {}
         self.replaces_plugin_id = ""
+        # A service's configuration belongs to its original (Mongolian) page: submissions and
+        # deliveries refer to the original whatever language the citizen applied in.
+        if "service" in self.fields:
+            from service_pages.models import ServicePage
+
+            self.fields["service"].queryset = ServicePage.objects.canonical()
+            self.fields["service"].help_text = _("The service's original (Mongolian) page; it applies to its translations too.")
         # The plugin is fixed by the page (the views' ?plugin=): never taken from the posted data.
         self.fields["plugin_id"].disabled = True
         self.fields["plugin_id"].required = False

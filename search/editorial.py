@@ -73,18 +73,26 @@ class BestBet(ClusterableModel):
 
     @classmethod
     def pages_for(cls, q: str):
-        """The live service pages pinned for ``q``, in the editors' order."""
+        """The live original service pages pinned for ``q``, in the editors' order.
+
+        An editor may have picked a service's English page in the chooser: it stands for its
+        original (search results are originals; the page view links to the reader's language).
+        """
         from service_pages.models import ServicePage
 
         key = skeleton(q)
         if not key:
             return []
-        ids = list(
+        keys = list(
             BestBetService.objects.filter(best_bet__query_key=key).order_by("best_bet_id", "sort_order")
-            .values_list("service_id", flat=True)
+            .values_list("service__translation_key", flat=True)
         )  # fmt: skip
-        pages = ServicePage.objects.live().select_related("agency", "category", "aimag", "soum").in_bulk(ids)
-        return [pages[page_id] for page_id in dict.fromkeys(ids) if page_id in pages]
+        pages = {
+            page.translation_key: page
+            for page in ServicePage.objects.live().canonical().filter(translation_key__in=keys)
+            .select_related("agency", "category", "aimag", "soum")
+        }  # fmt: skip
+        return [pages[translation_key] for translation_key in dict.fromkeys(keys) if translation_key in pages]
 
 
 class BestBetService(Orderable):

@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cms.languages import bilingual, translations_in
 from search import embedded
 from search.backends import DATABASE_BACKEND
 from search.mongolian import skeleton, stem
@@ -84,10 +85,16 @@ class FacetValue:
 
 @dataclass
 class Hit:
-    page: ServicePage
+    page: ServicePage  # the original (Mongolian) page: only originals are indexed
     score: float
     snippet: str = ""
     best_bet: bool = False
+    translation: ServicePage | None = None  # its page in the reader's language, set by localize()
+
+    @property
+    def shown(self) -> ServicePage:
+        """The page to link to and title with: the translation when there is one."""
+        return self.translation or self.page
 
 
 @dataclass
@@ -232,6 +239,17 @@ def search(query: Query) -> Results:
     return results
 
 
+def localize(hits: list[Hit], language: str) -> None:
+    """Point each hit at its service's live page in ``language``, one query for all of them.
+
+    Search runs on the originals (each service once); a reader of the English site gets
+    links to the English pages where they exist, and to the Mongolian page otherwise.
+    """
+    translations = translations_in([hit.page for hit in hits], language, ServicePage)
+    for hit in hits:
+        hit.translation = translations.get(hit.page.pk)
+
+
 @dataclass
 class Window:
     """Which ranked results one page shows, once the pinned best bets are set aside."""
@@ -359,7 +377,7 @@ def catalog_summary() -> CatalogSummary:
     if _summary is None or _summary.version != version:
         fields = ("pk", "agency_id", "category_id", "aimag_id", "soum_id", "channel_online", "channel_operator",
                   "channel_in_person", "stages")  # fmt: skip
-        rows = {row[0]: row[1:] for row in ServicePage.objects.live().values_list(*fields)}
+        rows = {row[0]: row[1:] for row in ServicePage.objects.live().canonical().values_list(*fields)}
         _summary = CatalogSummary(version=version, rows=rows)
     return _summary
 
@@ -380,8 +398,12 @@ def facet_labels() -> dict:
     if _labels is None or now - _labels[0] > LABEL_SECONDS:
         tables = {"agency": (Agency, "code"), "category": (Category, "slug"), "aimag": (Aimag, "code"),
                   "soum": (Soum, "code")}  # fmt: skip
+        # Both names: the label is picked in the reader's language (facet_values).
         labels = {
-            name: {pk: (key, label) for pk, key, label in model.objects.values_list("pk", key_field, "name_mn")}
+            name: {
+                pk: (key, (name_mn, name_en))
+                for pk, key, name_mn, name_en in model.objects.values_list("pk", key_field, "name_mn", "name_en")
+            }
             for name, (model, key_field) in tables.items()
         }
         labels["channel"] = {key: (key, label) for key, (_attr, label) in CHANNELS.items()}
@@ -400,9 +422,8 @@ def facet_values(counters: dict[str, Counter], query: Query) -> dict[str, list[F
             if key is None or key not in labels[name]:
                 continue
             value, label = labels[name][key]
-            values.append(
-                FacetValue(value=value, label=str(label), count=count, selected=getattr(query, name) == value)
-            )
+            label = bilingual(*label) if isinstance(label, tuple) else str(label)
+            values.append(FacetValue(value=value, label=label, count=count, selected=getattr(query, name) == value))
         values.sort(key=lambda item: (-item.count, item.label))
         facets[name] = values
     return facets

@@ -9,8 +9,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from cms.languages import active_language, default_language, translations_in
 from search import service
 from search.mongolian import skeleton
+from service_pages.models import ServicePage
 
 AUTOCOMPLETE_LIMIT = 8
 
@@ -34,11 +36,17 @@ def api_language(view):
 
 
 def _hit_json(hit: service.Hit, request) -> dict:
-    page = hit.page
+    page, shown = hit.page, hit.shown
     return {
         "code": page.code,
         "title": page.title,
         "url": request.build_absolute_uri(page.get_url(request)),
+        # The service's page in the requested language (the Mongolian page while it has no translation).
+        "localized": {
+            "language": active_language() if hit.translation else default_language(),
+            "title": shown.title,
+            "url": request.build_absolute_uri(shown.get_url(request)),
+        },
         "agency": page.agency.code,
         "category": page.category.slug if page.category_id else None,
         "aimag": page.aimag.code if page.aimag_id else None,
@@ -61,6 +69,7 @@ def api_search(request):
     except service.QueryError as error:
         return _error(error)
     results = service.search(query)
+    service.localize(results.hits, active_language())
     facets = {
         name: [{"value": v.value, "label": v.label, "count": v.count} for v in values]
         for name, values in results.facets.items()
@@ -89,8 +98,15 @@ def api_autocomplete(request):
     if len(prefix) > service.MAX_QUERY_LENGTH:
         return _error(service.QueryError("q", _("The search text is too long.")))
     pages = service.autocomplete(prefix, AUTOCOMPLETE_LIMIT) if skeleton(prefix) else []
+    # Titles and links in the requested language where the service is translated.
+    translated = translations_in(pages, active_language(), ServicePage)
+    shown = [translated.get(page.pk, page) for page in pages]
     return JsonResponse(
-        {"results": [{"code": p.code, "title": p.title, "url": request.build_absolute_uri(p.url)} for p in pages]}
+        {
+            "results": [
+                {"code": page.code, "title": page.title, "url": request.build_absolute_uri(page.url)} for page in shown
+            ]
+        }
     )
 
 
@@ -103,6 +119,7 @@ def search_page(request):
         return render(request, "search/search.html", {"error": error.message, "query": service.Query()}, status=400)
     results = service.search(query) if (query.q or query.filters()) else None
     if results:
+        service.localize(results.hits, active_language())
         add_facet_links(request, results)
     context = {"query": query, "results": results, "start_number": (query.page - 1) * query.page_size + 1}
     return render(request, "search/search.html", context)

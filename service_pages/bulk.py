@@ -14,7 +14,10 @@ pages. This module writes the same rows Wagtail would, in batches:
    pages are updated in bulk with a new revision and an "edit"/"publish" log;
    unchanged pages are not touched;
 3. after the commit, one bulk pass through the embedded index and every search
-   backend indexes what was created or changed (no per-page signals or tasks).
+   backend indexes what was created or changed (no per-page signals or tasks);
+4. the English translations of changed services get the new facts (fee, agency,
+   channels, ...) and any text no translator has edited
+   (``translations.sync_existing_translations``, the same code as ``translate_catalog``).
 
 A failure inside step 2 rolls the whole batch back: no half-imported rows.
 """
@@ -66,6 +69,8 @@ class ImportReport:
     problems: list[RowProblem] = field(default_factory=list)
     seconds: float = 0.0
     indexed: int = 0
+    # Translations brought in line with their changed originals (step 4).
+    translations_updated: int = 0
 
     @property
     def error_rows(self) -> int:
@@ -150,7 +155,7 @@ def plan_import(rows: list[dict]) -> ImportPlan:
     """Validate ``rows`` and compare them with the existing pages; writes nothing."""
     plan = ImportPlan(report=ImportReport())
     valid = validate_rows(rows, Lookups.load(), plan.report)
-    existing = {page.code: page for page in ServicePage.objects.all().only("id", "code", *COMPARED_FIELDS)}
+    existing = {page.code: page for page in ServicePage.objects.canonical().only("id", "code", *COMPARED_FIELDS)}
     for number, values in valid:
         page = existing.get(values["code"])
         if page is None:
@@ -183,6 +188,12 @@ def import_service_rows(rows: list[dict], *, dry_run=False, atomic=False, user=N
         created_ids = _create_pages(to_create, user, progress)
         updated_ids = _update_pages(to_update, user, progress, offset=len(to_create))
     report.indexed = index_pages(created_ids + updated_ids, progress_stream)
+    if updated_ids:
+        from .translations import sync_existing_translations  # it builds on this module
+
+        report.translations_updated = sync_existing_translations(
+            [values["code"] for _page, values in to_update], user=user
+        )
     report.seconds = time.monotonic() - started
     return report
 
@@ -221,6 +232,7 @@ def _create_pages(items: list[dict], user, progress: Progress) -> list[int]:
                     url_path=f"{parent.url_path}{slug}/",
                     content_type=service_ct,
                     locale_id=parent.locale_id,
+                    page_locale_id=parent.locale_id,
                     translation_key=uuid.uuid4(),
                     live=True,
                     has_unpublished_changes=False,
@@ -279,8 +291,8 @@ def _update_pages(items: list[tuple[ServicePage, dict]], user, progress: Progres
     return ids
 
 
-def _publish_revisions(pages, service_ct, page_ct, user, now, created: bool):
-    """One published revision and the audit-log entries per page, in bulk."""
+def _publish_revisions(pages, service_ct, page_ct, user, now, created: bool, source: str = "bulk import"):
+    """One published revision and the audit-log entries per page, in bulk (``source`` goes in the log)."""
     revisions = [
         Revision(
             content_type=service_ct,
@@ -319,7 +331,7 @@ def _publish_revisions(pages, service_ct, page_ct, user, now, created: bool):
                     content_type=service_ct,
                     label=page.title,
                     action=action,
-                    data={"source": "bulk import"},
+                    data={"source": source},
                     timestamp=now,
                     user=user,
                     page_id=page.pk,
@@ -372,7 +384,8 @@ def index_pages(page_ids: list[int], progress_stream=None) -> int:
             index.put()
             index.add_model(ServicePage)
         for start in range(0, len(page_ids), BATCH_SIZE):
-            chunk = list(ServicePage.objects.filter(pk__in=page_ids[start : start + BATCH_SIZE]))
+            # Originals only (see ServicePage.get_indexed_objects).
+            chunk = list(ServicePage.objects.canonical().filter(pk__in=page_ids[start : start + BATCH_SIZE]))
             index.add_items(ServicePage, chunk)
             done += len(chunk)
             progress.update(done)

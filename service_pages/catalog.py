@@ -160,8 +160,8 @@ def _paragraphs(text: str) -> str:
 
 
 def catalog_root() -> CatalogIndexPage:
-    """The catalog index under the default site's home page, created on first use."""
-    existing = CatalogIndexPage.objects.first()
+    """The (Mongolian) catalog index under the default site's home page, created on first use."""
+    existing = CatalogIndexPage.objects.canonical().first()
     if existing:
         return existing
     site = Site.objects.get(is_default_site=True)
@@ -200,7 +200,8 @@ def upsert_agency(row: dict, endpoint_base: str = "") -> tuple[Agency, bool]:
 
 
 def ensure_agency_page(agency: Agency) -> AgencyPage:
-    page = AgencyPage.objects.filter(agency=agency).first()
+    """The agency's (Mongolian) catalog page, created on first use."""
+    page = AgencyPage.objects.canonical().filter(agency=agency).first()
     if page is None:
         page = AgencyPage(title=agency.name_mn, slug=slugify(agency.code), agency=agency)
         catalog_root().add_child(instance=page)

@@ -8,6 +8,11 @@ For each agency with a catalog section (its :class:`~service_pages.models.Agency
   (a :class:`~wagtail.models.GroupApprovalTask`) attached to the agency page;
 - the ``National catalog team`` may edit and publish the whole catalog.
 
+Both languages alike: the permissions and the workflow are set on the agency's page *and* on
+its translations (the English agency page), so an agency's editors translate their own
+services and nobody else's. Editors, moderators and the national team may also use the admin's
+"Translate" action (``simple_translation.submit_translation``).
+
 Everything is idempotent: run :func:`sync_agency_groups` (``manage.py create_agency_groups``)
 again after importing agencies.
 """
@@ -26,7 +31,7 @@ from .models import AgencyPage, CatalogIndexPage
 NATIONAL_TEAM = "National catalog team"
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "lock_page", "unlock_page")
 MODERATOR_PAGE_PERMISSIONS = (*EDITOR_PAGE_PERMISSIONS, "publish_page")
-ADMIN_PERMISSIONS = ("wagtailadmin.access_admin",)
+ADMIN_PERMISSIONS = ("wagtailadmin.access_admin", "simple_translation.submit_translation")
 
 
 @dataclass
@@ -62,21 +67,26 @@ def _group(name: str) -> Group:
     return group
 
 
+def _in_every_language(page):
+    """The page and its translations: rights given on one language's section hold on the others."""
+    return list(page.get_translations(inclusive=True))
+
+
 @transaction.atomic
 def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
     code = agency_page.agency.code
     editors = _group(f"{code} editors")
     moderators = _group(f"{code} moderators")
-    _grant_pages(editors, agency_page, EDITOR_PAGE_PERMISSIONS)
-    _grant_pages(moderators, agency_page, MODERATOR_PAGE_PERMISSIONS)
-
     workflow, _created = Workflow.objects.get_or_create(name=f"{code} review", defaults={"active": True})
     task = GroupApprovalTask.objects.filter(name=f"{code} moderators approve").first()
     if task is None:
         task = GroupApprovalTask.objects.create(name=f"{code} moderators approve")
     task.groups.set([moderators])
     WorkflowTask.objects.get_or_create(workflow=workflow, task=task, defaults={"sort_order": 0})
-    WorkflowPage.objects.update_or_create(page=agency_page, defaults={"workflow": workflow})
+    for page in _in_every_language(agency_page):
+        _grant_pages(editors, page, EDITOR_PAGE_PERMISSIONS)
+        _grant_pages(moderators, page, MODERATOR_PAGE_PERMISSIONS)
+        WorkflowPage.objects.update_or_create(page=page, defaults={"workflow": workflow})
     # Their agency's application forms (per-form rights: form_builder's permission policy) and
     # submissions (scoped to the agency in the admin).
     editors.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change")))
@@ -88,12 +98,28 @@ def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
 
 @transaction.atomic
 def sync_national_team() -> Group | None:
-    catalog = CatalogIndexPage.objects.first()
+    catalog = CatalogIndexPage.objects.canonical().first()
     if catalog is None:
         return None
     team = _group(NATIONAL_TEAM)
-    _grant_pages(team, catalog, MODERATOR_PAGE_PERMISSIONS)
+    for page in _in_every_language(catalog):
+        _grant_pages(team, page, MODERATOR_PAGE_PERMISSIONS)
     return team
+
+
+def mirror_page_governance(original, translation) -> None:
+    """Give a new translation its original's page permissions and workflow (as ``sync_agency`` would).
+
+    ``translate_catalog`` calls it for each page it adds to the English tree, so the agency's
+    groups can edit their English section at once, without running create_agency_groups again.
+    """
+    for grant in GroupPagePermission.objects.filter(page=original):
+        GroupPagePermission.objects.get_or_create(
+            group_id=grant.group_id, page=translation, permission_id=grant.permission_id
+        )
+    workflow_page = WorkflowPage.objects.filter(page=original).first()
+    if workflow_page is not None:
+        WorkflowPage.objects.update_or_create(page=translation, defaults={"workflow": workflow_page.workflow})
 
 
 FORM_REVIEW = "Application forms review"
@@ -125,7 +151,7 @@ def sync_form_review() -> Workflow:
 def sync_agency_groups(progress=None) -> int:
     """Create or update the groups, permissions and workflows of every agency; return how many."""
     sync_national_team()
-    pages = AgencyPage.objects.select_related("agency").order_by("path")
+    pages = AgencyPage.objects.canonical().select_related("agency").order_by("path")
     total = pages.count()
     for number, page in enumerate(pages, start=1):
         sync_agency(page)

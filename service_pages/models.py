@@ -5,9 +5,16 @@ The page tree is deliberately shallow: ``CatalogIndexPage`` → ``AgencyPage`` �
 Wagtail's page permissions on one subtree give an agency's editors exactly
 their own services (Plone-style governance), and treebeard paths stay short
 even with 11,250 services.
+
+Each page also exists in English: a Wagtail translation (same ``translation_key``,
+locale "en") in a parallel tree under the English home page, made and kept in
+sync by ``manage.py translate_catalog`` (``service_pages.translations``). The
+Mongolian pages are the originals: ``ServicePage.objects.by_code()`` finds them.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
@@ -15,10 +22,26 @@ from wagtail.models import AbstractGroupApprovalTask, Page
 from wagtail.search import index
 from wagtail.snippets.models import register_snippet
 
+from cms.languages import (
+    CatalogPageManager,
+    CatalogPageQuerySet,
+    FallbackRoutingMixin,
+    bilingual,
+    default_language,
+    localized_children,
+)
 from search.analysis import STEM_SUBFIELD
 
 
-class Agency(models.Model):
+class BilingualName:
+    """``name``: the English name on the English site when there is one, else the Mongolian one."""
+
+    @property
+    def name(self) -> str:
+        return bilingual(self.name_mn, self.name_en)
+
+
+class Agency(BilingualName, models.Model):
     """A public body that owns services and receives their submissions."""
 
     class Kind(models.TextChoices):
@@ -79,7 +102,7 @@ class Agency(models.Model):
         return self.name_mn
 
 
-class Aimag(models.Model):
+class Aimag(BilingualName, models.Model):
     """One of the 21 aimags, or the capital Ulaanbaatar (statistics-office code)."""
 
     code = models.CharField(_("code"), max_length=4, unique=True)
@@ -96,7 +119,7 @@ class Aimag(models.Model):
         return self.name_mn
 
 
-class Soum(models.Model):
+class Soum(BilingualName, models.Model):
     """A soum of an aimag, or a district (дүүрэг) of Ulaanbaatar."""
 
     class Kind(models.TextChoices):
@@ -118,7 +141,7 @@ class Soum(models.Model):
         return f"{self.name_mn} ({self.aimag.name_mn})"
 
 
-class Category(models.Model):
+class Category(BilingualName, models.Model):
     """A life-event category; the slug is stable and used in URLs and imports."""
 
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
@@ -158,10 +181,58 @@ register_snippet(Aimag)
 register_snippet(Soum)
 
 
-class CatalogIndexPage(Page):
+class PageLocaleCopy(models.Model):
+    """A copy of the page's locale in the page type's own table, for "unique per language" constraints.
+
+    Why: a database constraint covers one table, and ``locale`` lives in ``wagtailcore_page``.
+    With this copy, "one service page per code in each language" is a ``UniqueConstraint``.
+    It is set from ``locale`` on every save; the bulk writers set it themselves.
+    """
+
+    page_locale = models.ForeignKey("wagtailcore.Locale", on_delete=models.PROTECT, editable=False, related_name="+")
+
+    class Meta:
+        abstract = True
+
+    def _set_core_field_defaults(self):
+        super()._set_core_field_defaults()
+        self.page_locale_id = self.locale_id
+
+    def save(self, *args, **kwargs):
+        if self.locale_id is None:
+            self.locale = self.get_default_locale()
+        self.page_locale_id = self.locale_id
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "locale" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "page_locale"}
+        return super().save(*args, **kwargs)
+
+
+class SyncedTranslation(models.Model):
+    """What ``translate_catalog`` last wrote into a translation's text fields.
+
+    Fingerprints (``service_pages.translations.fingerprint``) by field name. A field whose value
+    still has its fingerprint was not edited by a translator, so the next run may refresh it
+    (a new ``title_en``, a new Mongolian summary); a field a translator changed is left alone.
+    Empty on the Mongolian originals.
+    """
+
+    sync_fingerprints = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class CatalogIndexPage(FallbackRoutingMixin, Page):
     """Root of the catalog; its children are the agencies' pages."""
 
     intro = RichTextField(_("introduction"), blank=True)
+    objects = CatalogPageManager()
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["agency_pages"] = localized_children(self, AgencyPage)
+        return context
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
     parent_page_types = ["cms.HomePage"]
@@ -172,10 +243,11 @@ class CatalogIndexPage(Page):
         verbose_name = _("service catalog")
 
 
-class AgencyPage(Page):
-    """An agency's section of the catalog; holds that agency's services."""
+class AgencyPage(FallbackRoutingMixin, SyncedTranslation, PageLocaleCopy, Page):
+    """An agency's section of the catalog (one per language); holds that agency's services."""
 
-    agency = models.OneToOneField(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="page")
+    agency = models.ForeignKey(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="pages")
+    objects = CatalogPageManager()
 
     content_panels = Page.content_panels + [FieldPanel("agency")]
     parent_page_types = ["service_pages.CatalogIndexPage"]
@@ -183,17 +255,40 @@ class AgencyPage(Page):
 
     class Meta:
         verbose_name = _("agency page")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "page_locale"],
+                name="agency_page_unique_per_locale",
+                violation_error_message=_("This agency already has a page in this language."),
+            )
+        ]
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["services"] = ServicePage.objects.child_of(self).live().order_by("title")
+        # Every service of the agency, in this page's language where translated.
+        context["services"] = sorted(localized_children(self, ServicePage), key=lambda page: page.title)
         return context
 
 
-class ServicePage(Page):
-    """One public service as citizens see it."""
+class ServicePageQuerySet(CatalogPageQuerySet):
+    def by_code(self, code: str):
+        """The original (Mongolian) page of the service with this code, or None.
 
-    code = models.CharField(_("service code"), max_length=32, unique=True, help_text=_("Stable import key, e.g. SRV-000001."))
+        Applications, submissions, rate limits and deliveries always refer to the original,
+        whatever the language of the page or URL the citizen came from.
+        """
+        return self.canonical().filter(code=code).first()
+
+
+ServicePageManager = CatalogPageManager.from_queryset(ServicePageQuerySet)
+
+
+class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
+    """One public service as citizens see it (the Mongolian original, or its English translation)."""
+
+    code = models.CharField(
+        _("service code"), max_length=32, db_index=True, help_text=_("Stable import key, e.g. SRV-000001.")
+    )
     title_en = models.CharField(_("title (English)"), max_length=255, blank=True)
     summary = models.TextField(_("summary"), blank=True)
     description = RichTextField(_("description"), blank=True)
@@ -282,9 +377,44 @@ class ServicePage(Page):
 
     parent_page_types = ["service_pages.AgencyPage"]
     subpage_types = []
+    objects = ServicePageManager()
 
     class Meta:
         verbose_name = _("service page")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "page_locale"],
+                name="service_code_unique_per_locale",
+                violation_error_message=_("Another service page in this language has this code."),
+            )
+        ]
+
+    def clean(self):
+        """Refuse a second page with this code in the same language, on the code field.
+
+        The database constraint holds anyway; this turns it into a form error in the admin,
+        whose forms do not check constraints on fields they do not show (``page_locale``).
+        """
+        super().clean()
+        if self.locale_id is None:
+            return
+        duplicates = ServicePage.objects.filter(code=self.code, locale_id=self.locale_id).exclude(pk=self.pk)
+        if duplicates.exists():
+            raise ValidationError({"code": _("Another service page in this language has this code.")})
+
+    @classmethod
+    def get_indexed_objects(cls):
+        """Only the originals: they carry ``title_en`` too, so each service is found once."""
+        return super().get_indexed_objects().filter(locale__language_code=default_language())
+
+    @cached_property
+    def in_reader_language(self) -> "ServicePage":
+        """This service's live page in the language of the request (itself if untranslated).
+
+        The application pages work on the original; their titles and "back" links use this, so
+        an English reader stays on the English site. Cached: templates ask for it several times.
+        """
+        return self.localized
 
     @property
     def document_list(self) -> list[str]:

@@ -96,7 +96,7 @@ def test_json_export_lists_every_service_with_all_columns(demo_catalog, tmp_path
     assert len(data) == 303
     assert all(list(item) == SERVICE_COLUMNS for item in data)
     first = next(item for item in data if item["code"] == "DEMO-00001")
-    page = ServicePage.objects.get(code="DEMO-00001")
+    page = ServicePage.objects.by_code("DEMO-00001")
     assert first["title_mn"] == page.title
     assert first["agency_code"] == page.agency.code
     assert first["fee_mnt"] == page.fee_mnt  # numbers stay numbers
@@ -243,7 +243,7 @@ def _upload_three_rows(client):
 
 
 def test_upload_shows_a_preview_and_writes_nothing(admin_client, demo_catalog, imports, settings):
-    fee_before = ServicePage.objects.get(code="DEMO-00002").fee_mnt
+    fee_before = ServicePage.objects.by_code("DEMO-00002").fee_mnt
     response = _upload_three_rows(admin_client)
     assert response.status_code == 302
     preview_url = response["Location"]
@@ -269,12 +269,12 @@ def test_upload_shows_a_preview_and_writes_nothing(admin_client, demo_catalog, i
 
     # Nothing written by the upload or the preview.
     assert not ServicePage.objects.filter(code__in=["TEST-NEW-1", "TEST-BAD-1"]).exists()
-    assert ServicePage.objects.get(code="DEMO-00002").fee_mnt == fee_before
+    assert ServicePage.objects.by_code("DEMO-00002").fee_mnt == fee_before
 
 
 def test_confirm_imports_and_deletes_the_upload(english_admin, demo_catalog, imports):
     preview_url = _upload_three_rows(english_admin)["Location"]
-    fee_before = ServicePage.objects.get(code="DEMO-00002").fee_mnt
+    fee_before = ServicePage.objects.by_code("DEMO-00002").fee_mnt
     response = english_admin.post(preview_url, {"action": "import"}, follow=True)
     assert response.status_code == 200
     html = response.content.decode()
@@ -284,7 +284,7 @@ def test_confirm_imports_and_deletes_the_upload(english_admin, demo_catalog, imp
     page = ServicePage.objects.get(code="TEST-NEW-1")
     assert page.live and page.title == NEW_TITLE
     assert page.get_parent().specific.agency == page.agency
-    assert ServicePage.objects.get(code="DEMO-00002").fee_mnt == fee_before + 1000
+    assert ServicePage.objects.by_code("DEMO-00002").fee_mnt == fee_before + 1000
     assert not ServicePage.objects.filter(code="TEST-BAD-1").exists()
     assert list(imports.iterdir()) == []
 

@@ -85,7 +85,7 @@ def test_imported_pages_are_served_and_searchable(client, demo_catalog, tmp_path
 def test_a_changed_row_updates_its_page_with_a_new_revision(demo_catalog, tmp_path):
     rows = demo_rows()
     target = rows[2]["code"]
-    page = ServicePage.objects.get(code=target)
+    page = ServicePage.objects.by_code(target)
     revisions_before = Revision.objects.filter(object_id=str(page.pk)).count()
     rows[2] = dict(rows[2], title_mn="Гадаад паспорт шинээр олгох", fee_mnt="60000")
     out, err, code = run_import(write_csv(tmp_path / "changed.csv", rows))
@@ -192,7 +192,7 @@ def test_import_agencies_builds_delivery_urls(db, tmp_path):
     office = Agency.objects.get(code="test-office")
     assert office.endpoint_url == "http://127.0.0.1:8765/o/submissions"
     assert office.parent.code == "test-ministry"
-    assert office.page.get_parent().specific.__class__.__name__ == "CatalogIndexPage"
+    assert office.pages.get().get_parent().specific.__class__.__name__ == "CatalogIndexPage"
 
 
 @pytest.mark.engine
@@ -228,7 +228,7 @@ def test_a_service_moving_to_another_agency_moves_in_the_tree(demo_catalog, tmp_
     rows[0] = dict(rows[0], agency_code="ndeg")
     _out, err, code = run_import(write_csv(tmp_path / "moved.csv", rows))
     assert code == 0, err
-    page = ServicePage.objects.get(code=rows[0]["code"])
+    page = ServicePage.objects.by_code(rows[0]["code"])
     assert page.agency.code == "ndeg"
     assert page.get_parent().specific.agency.code == "ndeg"
     assert "/ndeg/" in page.url_path

@@ -27,7 +27,7 @@ def memory_sms(settings, tmp_path):
 
 @pytest.fixture
 def service(demo_catalog):
-    return ServicePage.objects.live().filter(channel_online=True).order_by("code").first()
+    return ServicePage.objects.live().canonical().filter(channel_online=True).order_by("code").first()
 
 
 def operator(username, soum=None, aimag=None, role="operator"):

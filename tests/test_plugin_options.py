@@ -29,7 +29,7 @@ NEW = "/admin/plugin_configs/new/"
 
 @pytest.fixture
 def service(demo_catalog):
-    return ServicePage.objects.live().filter(channel_online=True).select_related("agency").order_by("code").first()
+    return ServicePage.objects.live().canonical().filter(channel_online=True).select_related("agency").order_by("code").first()
 
 
 def field_html(html: str, name: str) -> str:
@@ -329,3 +329,14 @@ def test_a_third_party_plugin_gets_its_own_fields(example_package, admin_client,
     )
     edit = admin_client.get(f"/admin/plugin_configs/edit/{config.pk}/").content.decode()
     assert "t0k3n" not in edit and 'value="https://sms.example.mn/send"' in input_tag(edit, "option__url")
+
+
+def test_a_service_configuration_names_the_original_page_not_a_translation(admin_client, service):
+    english = service.get_translations().filter(locale__language_code="en").first()
+    assert english is not None, "the demo catalog has English translations"
+    url = "/admin/plugin_configs/new/?plugin=webhook"
+    fields = {"name": "main", "agency": service.agency.pk, "enabled": "on", "option__url": "https://agency.example.mn/hook", "option__secret": "s" * 20}
+    response = admin_client.post(url, {**fields, "service": english.pk})
+    assert response.status_code == 200 and not PluginConfig.objects.exists(), "a translation is refused"
+    response = admin_client.post(url, {**fields, "service": service.pk})
+    assert response.status_code == 302 and PluginConfig.objects.get().service_id == service.pk

@@ -59,7 +59,7 @@ def agency_server():
 
 @pytest.fixture
 def service(demo_catalog):
-    return ServicePage.objects.live().filter(channel_online=True).select_related("agency").order_by("code").first()
+    return ServicePage.objects.live().canonical().filter(channel_online=True).select_related("agency").order_by("code").first()
 
 
 def webhook(service, server, *, scope="agency", name="default", **options):

@@ -62,7 +62,7 @@ def test_citizens_find_services_the_way_they_type(client, q, expected):
 def test_results_carry_what_a_client_needs(client):
     body = api(client, q="гадаад паспорт")
     first = body["results"][0]
-    page = ServicePage.objects.get(code=first["code"])
+    page = ServicePage.objects.by_code(first["code"])
     assert first["title"] == page.title
     assert first["url"].endswith(page.url)
     assert (first["agency"], first["category"]) == (page.agency.code, page.category.slug)
@@ -86,10 +86,10 @@ def test_channel_and_stage_filters(client):
     for channel in ("online", "in_person"):
         body = api(client, q="лавлагаа", channel=channel, page_size=100)
         field = service.CHANNELS[channel][0]
-        assert all(getattr(ServicePage.objects.get(code=c), field) for c in codes(body))
+        assert all(getattr(ServicePage.objects.by_code(c), field) for c in codes(body))
     multi = api(client, q="олгох", stages="multi", page_size=100)
     assert multi["count"] >= 1
-    assert all(ServicePage.objects.get(code=c).stages > 1 for c in codes(multi))
+    assert all(ServicePage.objects.by_code(c).stages > 1 for c in codes(multi))
 
 
 def test_pagination_is_stable(client):
@@ -126,7 +126,7 @@ def test_error_messages_follow_the_language(client):
 
 
 def test_best_bets_pin_a_service_on_top(client):
-    target = ServicePage.objects.get(code="DEMO-00010")
+    target = ServicePage.objects.by_code("DEMO-00010")
     bet = BestBet.objects.create(query="ДАН")
     BestBetService.objects.create(best_bet=bet, service=target)
     body = api(client, q="дан")
@@ -232,7 +232,7 @@ def test_a_nul_byte_is_a_400(client):
 def test_best_bets_keep_pagination_whole(client):
     everything = api(client, q="лавлагаа", page_size=100)
     total = everything["count"]
-    pinned = ServicePage.objects.get(code=everything["results"][-1]["code"])  # a result from deep down
+    pinned = ServicePage.objects.by_code(everything["results"][-1]["code"])  # a result from deep down
     bet = BestBet.objects.create(query="лавлагаа")
     BestBetService.objects.create(best_bet=bet, service=pinned)
     pages = [api(client, q="лавлагаа", page_size=10, page=n) for n in range(1, -(-total // 10) + 1)]

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def three_stage(demo_catalog, settings, tmp_path):
     settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    agencies = list(Agency.objects.filter(page__isnull=False).order_by("code")[:3])
-    service = ServicePage.objects.live().filter(channel_online=True, agency=agencies[0]).first()
+    agencies = list(Agency.objects.filter(pages__isnull=False).distinct().order_by("code")[:3])
+    service = ServicePage.objects.live().canonical().filter(channel_online=True, agency=agencies[0]).first()
     service.stages = 3
     service.stage_agencies = " | ".join(agency.code for agency in agencies)
     service.save()
@@ -117,7 +117,7 @@ def test_processing_time_statistics_page(client, demo_catalog, settings, tmp_pat
     from django.utils import timezone
 
     settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    service = ServicePage.objects.live().filter(channel_online=True, stages=1).exclude(processing_days=0).first()
+    service = ServicePage.objects.live().canonical().filter(channel_online=True, stages=1).exclude(processing_days=0).first()
     promise = service.processing_days
     now = timezone.now()
     for days in (1, 2, 3, promise + 10):

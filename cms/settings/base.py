@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
+    # The admin's "Translate" action: copies a page into the other language's tree.
+    "wagtail.contrib.simple_translation",
     "wagtail.embeds",
     "wagtail.sites",
     "wagtail.users",
@@ -128,6 +130,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Languages: Mongolian first, English second ----------------------------
+# Two page trees (Wagtail locales): the Mongolian originals at /, their English translations
+# under /en/ (manage.py translate_catalog). See docs/ARCHITECTURE.md, "Languages".
 LANGUAGE_CODE = "mn"
 LANGUAGES = [("mn", "Монгол"), ("en", "English")]
 WAGTAIL_I18N_ENABLED = True

@@ -11,7 +11,9 @@ class Command(BaseCommand):
     help = (
         "Import services from a CSV (UTF-8) or XLSX file in the format of the national catalog "
         "(columns: " + ", ".join(SERVICE_COLUMNS) + "). Each row creates or updates the service page "
-        "with the same `code` under its agency, as a new published revision. Re-importing an unchanged "
+        "with the same `code` under its agency, as a new published revision; the English translations of "
+        "changed services get the new facts (fee, agency, channels, ...) and any text no translator edited "
+        "(run translate_catalog to give new services their English pages). Re-importing an unchanged "
         "file changes nothing. Rows with errors are listed (row number, column, reason) and skipped; "
         "the others are imported unless --atomic is given. Ends with a summary line "
         "'created=N updated=N unchanged=N errors=N seconds=S'; exits with status 1 when any row had an error."
@@ -39,5 +41,7 @@ class Command(BaseCommand):
         if options["atomic"] and report.problems:
             prefix = "atomic: nothing imported: "
         self.stdout.write(prefix + report.summary())
+        if report.translations_updated:
+            self.stdout.write(f"translations updated: {report.translations_updated}")
         if report.problems:
             raise CommandError(f"{report.error_rows} row(s) with errors", returncode=1)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from service_pages import catalog
+from service_pages import catalog, translations
 from service_pages.bulk import import_service_rows
 from service_pages.governance import sync_agency_groups
 
@@ -14,8 +14,9 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 class Command(BaseCommand):
     help = (
         "Load the small demo catalog shipped in service_pages/demo/ (ten agencies and about 300 "
-        "services with Mongolian titles) so a fresh site has something to show. It goes through the "
-        "same bulk import as import_services, so running it twice changes nothing."
+        "services with Mongolian titles), and its English pages (translate_catalog), so a fresh site has "
+        "something to show in both languages. It goes through the same bulk import and translation as "
+        "import_services and translate_catalog, so running it twice changes nothing."
     )
 
     def add_arguments(self, parser):
@@ -32,6 +33,11 @@ class Command(BaseCommand):
         report = import_service_rows(catalog.read_csv(directory / "services.csv"))
         if report.problems:
             raise CommandError("; ".join(str(problem) for problem in report.problems))
+        english = translations.translate("en")
         # Each agency's editors/moderators groups and review workflows (see service_pages.governance).
         agencies = sync_agency_groups()
-        self.stdout.write(self.style.SUCCESS(f"demo catalog: {report.summary()}; groups for {agencies} agencies"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"demo catalog: {report.summary()}; english: {english.summary()}; groups for {agencies} agencies"
+            )
+        )
