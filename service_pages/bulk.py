@@ -202,6 +202,29 @@ def _content_types():
     return ContentType.objects.get_for_model(ServicePage), ContentType.objects.get_for_model(Page)
 
 
+def published_child(parent, step: int, slug: str, *, content_type, now, user, **values) -> ServicePage:
+    """An unsaved, published ``ServicePage`` at position ``step`` below ``parent``: the tree and
+    publication fields Wagtail's ``add_child`` + ``publish`` would set (the caller bulk-inserts it)."""
+    return ServicePage(
+        **values,
+        slug=slug,
+        draft_title=values["title"],
+        path=ServicePage._get_path(parent.path, parent.depth + 1, step),
+        depth=parent.depth + 1,
+        numchild=0,
+        url_path=f"{parent.url_path}{slug}/",
+        content_type=content_type,
+        locale_id=parent.locale_id,
+        page_locale_id=parent.locale_id,
+        live=True,
+        has_unpublished_changes=False,
+        first_published_at=now,
+        last_published_at=now,
+        latest_revision_created_at=now,
+        owner=user,
+    )
+
+
 def _create_pages(items: list[dict], user, progress: Progress) -> list[int]:
     if not items:
         return []
@@ -222,25 +245,7 @@ def _create_pages(items: list[dict], user, progress: Progress) -> list[int]:
             step += 1
             slug = unique_slug(values["code"], taken)
             pages.append(
-                ServicePage(
-                    **values,
-                    slug=slug,
-                    draft_title=values["title"],
-                    path=ServicePage._get_path(parent.path, parent.depth + 1, step),
-                    depth=parent.depth + 1,
-                    numchild=0,
-                    url_path=f"{parent.url_path}{slug}/",
-                    content_type=service_ct,
-                    locale_id=parent.locale_id,
-                    page_locale_id=parent.locale_id,
-                    translation_key=uuid.uuid4(),
-                    live=True,
-                    has_unpublished_changes=False,
-                    first_published_at=now,
-                    last_published_at=now,
-                    latest_revision_created_at=now,
-                    owner=user,
-                )
+                published_child(parent, step, slug, content_type=service_ct, now=now, user=user, translation_key=uuid.uuid4(), **values)
             )
         Page.objects.filter(pk=parent.pk).update(numchild=F("numchild") + len(group))
 

@@ -46,7 +46,7 @@ from cms.languages import default_language
 from cms.models import HomePage
 
 from . import governance
-from .bulk import BATCH_SIZE, Progress, _content_types, _publish_revisions, _step_of
+from .bulk import BATCH_SIZE, Progress, _content_types, _publish_revisions, _step_of, published_child
 from .catalog import unique_slug
 from .models import Agency, AgencyPage, CatalogIndexPage, ServicePage
 
@@ -261,27 +261,11 @@ def _create_translations(originals, locale, target_parent, user, progress) -> No
 def _new_translation(original, parent, step, slug, locale, service_ct, now, user) -> ServicePage:
     texts = service_texts(original)
     values = {name: getattr(original, name) for name in FACT_FIELDS + COPIED_ONCE}
-    return ServicePage(
-        **values,
-        **texts,
-        draft_title=texts["title"],
-        sync_fingerprints={name: fingerprint(value) for name, value in texts.items()},
-        slug=slug,
-        path=ServicePage._get_path(parent.path, parent.depth + 1, step),
-        depth=parent.depth + 1,
-        numchild=0,
-        url_path=f"{parent.url_path}{slug}/",
-        content_type=service_ct,
-        locale_id=locale.pk,
-        page_locale_id=locale.pk,
-        translation_key=original.translation_key,
-        live=True,
-        has_unpublished_changes=False,
-        first_published_at=now,
-        last_published_at=now,
-        latest_revision_created_at=now,
-        owner=user,
-    )
+    assert parent.locale_id == locale.pk, "a translation goes under its parent's translation"
+    return published_child(
+        parent, step, slug, content_type=service_ct, now=now, user=user, translation_key=original.translation_key,
+        sync_fingerprints={name: fingerprint(value) for name, value in texts.items()}, **values, **texts,
+    )  # fmt: skip
 
 
 def _update_translations(pairs, target_parent, report, user, progress, done: int) -> None:
