@@ -21,6 +21,7 @@ from .models import PluginConfig
 from .registry import register
 
 OPTION_PREFIX = "option__"
+CLEAR_PREFIX = "clear__"  # "remove the stored value" of an optional secret
 
 KIND_LABELS = {
     "delivery": _("Delivery"),
@@ -87,19 +88,27 @@ class PluginConfigForm(WagtailAdminModelForm):
                 field.widget = forms.PasswordInput(attrs=attrs, render_value=False)
                 if self.instance.pk and stored.get(name):
                     self.stored_secrets[name] = stored[name]
+                    optional = not field.required
                     field.required = False
                     keep = _("A value is stored; leave this blank to keep it.")
                     field.help_text = f"{field.help_text} {keep}" if field.help_text else keep
+                    self.fields[OPTION_PREFIX + name] = field
+                    if optional:  # blank means "keep", so removing it needs its own box
+                        self.fields[CLEAR_PREFIX + name] = forms.BooleanField(
+                            label=_("Remove the stored value of “%(label)s”") % {"label": field.label}, required=False
+                        )
+                    continue
             elif name in stored:
                 self.initial[OPTION_PREFIX + name] = stored[name]
             self.fields[OPTION_PREFIX + name] = field
 
     def option_fields(self):
-        """The bound fields of the plugin's options, in the plugin's order."""
-        return [field for field in self.visible_fields() if field.name.startswith(OPTION_PREFIX)]
+        """The bound fields of the plugin's options, in the plugin's order (a secret's "remove"
+        box right after it)."""
+        return [field for field in self.visible_fields() if field.name.startswith((OPTION_PREFIX, CLEAR_PREFIX))]
 
     def config_fields(self):
-        return [field for field in self.visible_fields() if not field.name.startswith(OPTION_PREFIX)]
+        return [field for field in self.visible_fields() if not field.name.startswith((OPTION_PREFIX, CLEAR_PREFIX))]
 
     def clean(self):
         cleaned_data = super().clean()
@@ -110,7 +119,7 @@ class PluginConfigForm(WagtailAdminModelForm):
             return cleaned_data  # each problem is shown next to its field already
         values = {name: cleaned_data.get(OPTION_PREFIX + name) for name in names}
         for name, stored in self.stored_secrets.items():
-            if values.get(name) in (None, ""):
+            if values.get(name) in (None, "") and not cleaned_data.get(CLEAR_PREFIX + name):
                 values[name] = stored
         try:
             self.instance.options = self.plugin.clean_options(values)

@@ -340,3 +340,41 @@ def test_a_service_configuration_names_the_original_page_not_a_translation(admin
     assert response.status_code == 200 and not PluginConfig.objects.exists(), "a translation is refused"
     response = admin_client.post(url, {**fields, "service": service.pk})
     assert response.status_code == 302 and PluginConfig.objects.get().service_id == service.pk
+
+
+def test_an_optional_secret_can_be_removed_but_is_kept_when_left_blank(admin_client, service):
+    from django import forms as django_forms
+
+    from plugins.base import DeliveryPlugin
+    from plugins.registry import register as registry
+
+    class Options(django_forms.Form):
+        url = django_forms.URLField(assume_scheme="https")
+        api_token = django_forms.CharField(required=False)
+
+    @registry("test_optional_secret")
+    class WithOptionalSecret(DeliveryPlugin):
+        label = "optional secret"
+        options_form = Options
+
+    try:
+        config = PluginConfig.objects.create(
+            plugin_id="test_optional_secret", agency=service.agency, options={"url": "https://agency.example.mn/in", "api_token": "tok-123"}
+        )
+        url = f"/admin/plugin_configs/edit/{config.pk}/"
+        html = admin_client.get(url).content.decode()
+        assert 'name="clear__api_token"' in html and "tok-123" not in html
+        fields = {"name": config.name, "agency": service.agency.pk, "enabled": "on", "option__url": "https://agency.example.mn/in"}
+        assert admin_client.post(url, {**fields, "option__api_token": ""}).status_code == 302
+        config.refresh_from_db()
+        assert config.options["api_token"] == "tok-123", "blank keeps the stored secret"
+        assert admin_client.post(url, {**fields, "option__api_token": "", "clear__api_token": "on"}).status_code == 302
+        config.refresh_from_db()
+        assert config.options["api_token"] == "", "the box removes it"
+        # A required secret has no such box: it cannot be left empty.
+        webhook = PluginConfig.objects.create(
+            plugin_id="webhook", name="w", agency=service.agency, options={"url": "https://agency.example.mn/in", "secret": "s" * 20}
+        )
+        assert "clear__secret" not in admin_client.get(f"/admin/plugin_configs/edit/{webhook.pk}/").content.decode()
+    finally:
+        registry._plugins.pop("test_optional_secret", None)
