@@ -7,3 +7,6 @@ class ServicePagesConfig(AppConfig):
 
     name = "service_pages"
     verbose_name = _("Service catalog")
+
+    def ready(self):
+        from . import signals  # noqa: F401  (translations follow their originals)

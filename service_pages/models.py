@@ -263,6 +263,19 @@ class AgencyPage(FallbackRoutingMixin, SyncedTranslation, PageLocaleCopy, Page):
             )
         ]
 
+    def clean(self):
+        """One page per agency in each language, said on the agency field.
+
+        The database constraint holds anyway; without this the admin's form (which does not show
+        ``page_locale``) would pass and the save fail with a server error.
+        """
+        super().clean()
+        if self.locale_id is None or self.agency_id is None:
+            return
+        duplicates = AgencyPage.objects.filter(agency_id=self.agency_id, locale_id=self.locale_id).exclude(pk=self.pk)
+        if duplicates.exists():
+            raise ValidationError({"agency": _("This agency already has a page in this language.")})
+
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         # Every service of the agency, in this page's language where translated.
@@ -401,6 +414,25 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         duplicates = ServicePage.objects.filter(code=self.code, locale_id=self.locale_id).exclude(pk=self.pk)
         if duplicates.exists():
             raise ValidationError({"code": _("Another service page in this language has this code.")})
+        if self.locale.language_code != default_language():
+            self._clean_translation()
+
+    def _clean_translation(self):
+        """A page in another language is a translation of a Mongolian service, with its code.
+
+        Applications, imports and the translate command all go by the original's code; a page
+        made directly in the English tree, or a translation given another code, would be a
+        service nobody can apply for and would block ``translate_catalog``.
+        """
+        original = (
+            ServicePage.objects.canonical().filter(translation_key=self.translation_key).values_list("code", flat=True).first()
+        )
+        if original is None:
+            raise ValidationError(
+                _("A service is created in Mongolian first; add it there, then use “Translate” to make this language's page.")
+            )
+        if self.code != original:
+            raise ValidationError({"code": _("A translation keeps its original's service code (%(code)s).") % {"code": original}})
 
     @classmethod
     def get_indexed_objects(cls):

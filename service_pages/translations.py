@@ -23,7 +23,21 @@ Running it again updates what exists:
   matches its fingerprint was changed by a person and is never overwritten. Translations made
   in the admin ("Translate") have no fingerprints: their text is all the translator's;
 - a translation with a draft in progress keeps the draft (no new revision): the live page and
-  the draft's revision get the new facts only.
+  the draft's revision get the new facts only;
+- a translation goes under the translation of its original's parent page (where an editor moved
+  the original in the admin), the agency's page in that language only when that parent has none;
+- an English page that already has an untranslated service's code (made by hand) is adopted as
+  its translation when it is not a translation of anything else; otherwise that service is
+  skipped and named in the summary (``code_conflicts``): nothing is rolled back.
+
+The English tree is never more public than the original (``follow_originals``): a translation is
+*withdrawn* (unpublished, marked ``WITHDRAWN``) while its original is unpublished, expired, deleted
+or behind a view restriction (``PageViewRestriction``, on itself or an ancestor), and republished
+when the original is live and public again. ``signals.py`` does it as it happens (Wagtail's
+``page_published``/``page_unpublished``, page moves and deletions, restrictions added or removed,
+whatever did it: the admin, bulk actions, ``publish_scheduled``, code); ``translate()`` does it
+again for the whole catalog. Private originals are not translated: their ``/en/`` URL falls back
+to the original (``cms.languages.FallbackRoutingMixin``), which asks for the login or password.
 
 The bulk import (``bulk.import_service_rows``) calls ``sync_existing_translations`` for the
 services it changed, so a re-import keeps the English pages' facts in line.
@@ -37,10 +51,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
-from wagtail.models import Locale, Page, Revision
+from wagtail.models import Locale, Page, PageLogEntry, Revision
 
 from cms.languages import default_language
 from cms.models import HomePage
@@ -55,8 +69,10 @@ SOURCE = "translate_catalog"
 FACT_FIELDS = (
     "code", "title_en", "agency_id", "category_id", "fee_mnt", "processing_days", "channel_online",
     "channel_operator", "channel_in_person", "stages", "stage_agencies", "aimag_id", "soum_id", "xyp_code",
-    "accepts_applications", "form_definition_id",
+    "accepts_applications", "form_definition_id", "expire_at",
 )  # fmt: skip
+# Not go_live_at: a translation is published with its original (``follow_originals``); a copied
+# future go_live_at would only make the translator's next "Publish" a scheduled one.
 # Worded text: copied from the original until a translator edits it (the title comes from title_en).
 TEXT_FIELDS = ("title", "summary", "description", "required_documents", "keywords", "legal_basis")
 # Copied once, when the translation is made.
@@ -64,6 +80,11 @@ COPIED_ONCE = ("seo_title", "search_description")
 # Titles of the two pages above the agencies (a translator may change them; later runs keep theirs).
 HOME_TITLE = _("Public services")
 CATALOG_TITLE = _("Service catalog")
+# Key in a translation's ``sync_fingerprints``: unpublished because its original was not visible
+# (not live, or private); ``follow_originals`` republishes it when the original is visible again.
+WITHDRAWN = "~withdrawn_with_original"
+# Page types whose translations follow their originals' publication (they have ``sync_fingerprints``).
+FOLLOWING_TYPES = (ServicePage, AgencyPage)
 
 
 def fingerprint(value) -> str:
@@ -81,13 +102,23 @@ class TranslationReport:
     drafts_kept: int = 0  # translations with a draft in progress: facts refreshed, draft kept
     edits_kept: int = 0  # text fields left alone because a translator changed them
     tree_pages_created: int = 0  # home, catalog index, agency pages
+    withdrawn: int = 0  # unpublished: the original is not live or not public
+    republished: int = 0  # withdrawn earlier, published again with their original
+    adopted: int = 0  # pages made by hand with a service's code, now its translation
+    code_conflicts: list = None  # codes of services skipped: another page in the language has the code
     seconds: float = 0.0
 
+    def __post_init__(self):
+        self.code_conflicts = list(self.code_conflicts or [])
+
     def summary(self) -> str:
+        conflicts = f" ({', '.join(self.code_conflicts)})" if self.code_conflicts else ""
         return (
             f"language={self.language} created={self.created} updated={self.updated} unchanged={self.unchanged} "
             f"moved={self.moved} drafts_kept={self.drafts_kept} translator_edits_kept={self.edits_kept} "
-            f"tree_pages_created={self.tree_pages_created} seconds={self.seconds:.1f}"
+            f"tree_pages_created={self.tree_pages_created} withdrawn={self.withdrawn} "
+            f"republished={self.republished} adopted={self.adopted} "
+            f"code_conflicts={len(self.code_conflicts)}{conflicts} seconds={self.seconds:.1f}"
         )
 
 
@@ -104,10 +135,15 @@ def translate(language="en", agency_codes=None, *, user=None, progress_stream=No
     log = log or (lambda message: None)
     locale = _locale(language)
     report = TranslationReport(language=language)
+    # First the translations whose original is not (or again) live and public: withdrawn, republished.
+    report.withdrawn, report.republished = follow_originals(Page.objects.all(), user=user)
     agency_pages = _agency_translations(locale, agency_codes, report, user)
     log(f"tree: {len(agency_pages)} agency pages in {language} ({report.tree_pages_created} pages created)")
-    originals = ServicePage.objects.canonical().live()
+    # Only what anyone may see: a private original's /en/ URL falls back to it (and its login).
+    originals = ServicePage.objects.canonical().live().public()
     _sync_services(originals, locale, agency_pages, report, user, progress_stream, create=True)
+    for code in report.code_conflicts:
+        log(f"skipped {code}: another {language} page has this code and is not its translation")
     report.seconds = time.monotonic() - started
     return report
 
@@ -134,6 +170,87 @@ def sync_existing_translations(codes: list[str], *, user=None) -> int:
     return changed
 
 
+# --- 0. translations follow their originals' publication and privacy ----------------------------
+
+
+def follow_originals(originals, *, user=None) -> tuple[int, int]:
+    """Withdraw the translations of the originals (in ``originals``, a page queryset) that are not live
+    or not public; republish those withdrawn earlier whose original is live and public again.
+
+    Returns ``(withdrawn, republished)``. A handful of queries, whatever the number of pages; then
+    one unpublish or republish per page that changes. Translations a translator unpublished (not
+    marked ``WITHDRAWN``) stay unpublished.
+    """
+    default = default_language()
+    originals = originals.filter(locale__language_code=default)
+    hidden = originals.filter(Q(live=False) | originals.private_q())
+    others = Page.objects.exclude(locale__language_code=default).filter(alias_of__isnull=True)
+    withdrawn = 0
+    for page in others.filter(live=True, translation_key__in=hidden.values("translation_key")).specific():
+        withdraw(page, user=user)
+        withdrawn += 1
+    visible = originals.live().public().values("translation_key")
+    republished = 0
+    for model in FOLLOWING_TYPES:
+        # Marked by the cascade, or expired with the original (expire_at is one of the facts).
+        marked = Q(sync_fingerprints__has_key=WITHDRAWN) | Q(live=False, expired=True)
+        for page in model.objects.exclude(locale__language_code=default).filter(marked, translation_key__in=visible):
+            republished += _republish(page, user)
+    return withdrawn, republished
+
+
+def withdraw(page, *, user=None) -> None:
+    """Unpublish a translation because its original is not visible, marked for ``follow_originals``."""
+    if isinstance(page, FOLLOWING_TYPES):
+        page.sync_fingerprints = {**(page.sync_fingerprints or {}), WITHDRAWN: True}
+    page.unpublish(user=user, log_action=True)
+
+
+def _republish(page, user) -> int:
+    """Make a withdrawn translation live again with the revision that was live (its last published one).
+
+    The page row still holds that content (unpublishing changes no field; later runs kept the
+    facts up to date), so no revision is published over a translator's newer draft: the draft
+    stays a draft. ``expire_at`` follows the original again.
+    """
+    fingerprints = {key: value for key, value in (page.sync_fingerprints or {}).items() if key != WITHDRAWN}
+    if page.live:  # published again meanwhile: just forget the mark
+        type(page).objects.filter(pk=page.pk).update(sync_fingerprints=fingerprints)
+        return 0
+    last = (
+        PageLogEntry.objects.filter(page_id=page.pk, action="wagtail.publish", revision__isnull=False)
+        .order_by("-timestamp", "-pk").values_list("revision_id", flat=True).first()
+    )  # fmt: skip
+    revision_id = last or page.latest_revision_id
+    if revision_id is None:
+        return 0
+    original = Page.objects.filter(
+        translation_key=page.translation_key, locale__language_code=default_language()
+    ).values_list("expire_at", flat=True)
+    page.sync_fingerprints = fingerprints
+    page.expire_at = original.first()
+    page.live, page.expired, page.live_revision_id = True, False, revision_id
+    page.has_unpublished_changes = page.latest_revision_id != revision_id
+    page.last_published_at = timezone.now()
+    fields = ["sync_fingerprints", "expire_at", "live", "expired", "live_revision", "has_unpublished_changes",
+              "last_published_at"]  # fmt: skip
+    page.save(clean=False, update_fields=fields)
+    PageLogEntry.objects.log_action(
+        page, "wagtail.publish", user=user, revision_id=revision_id, data={"source": "original visible again"}
+    )
+    return 1
+
+
+def translated_parent(original, locale) -> Page | None:
+    """Where the original's translation in ``locale`` belongs: under the translation of the
+    original's parent, else (a service) under its agency's page in that language."""
+    parent = original.get_parent()
+    found = Page.objects.filter(translation_key=parent.translation_key, locale=locale).first()
+    if found is None and isinstance(original, ServicePage):
+        found = AgencyPage.objects.filter(agency_id=original.agency_id, locale=locale).first()
+    return found
+
+
 def _locale(language: str) -> Locale:
     if language == default_language():
         raise ValueError(f"{language!r} is the language of the originals; choose the language to translate into")
@@ -145,23 +262,29 @@ def _locale(language: str) -> Locale:
 
 
 def _agency_translations(locale, agency_codes, report, user) -> list[AgencyPage]:
-    """The translated agency pages in scope (made where missing), above them the home and catalog."""
+    """The translated agency pages in scope (made where missing), above them the home and catalog.
+
+    Only live, public originals get a translation (a draft or private page stays Mongolian).
+    """
     home = HomePage.objects.canonical().filter(depth=2).first()
     if home is None:
         raise RuntimeError("There is no home page; run migrations first.")
     catalog = CatalogIndexPage.objects.canonical().child_of(home).first()
     if catalog is None:
         return []
-    _translation_of(home, locale, report, user, title=HOME_TITLE)
-    _translation_of(catalog, locale, report, user, title=CATALOG_TITLE)
-    originals = AgencyPage.objects.canonical().child_of(catalog).select_related("agency")
+    if _translation_of(home, locale, report, user, title=HOME_TITLE) is None:
+        return []
+    if _translation_of(catalog, locale, report, user, title=CATALOG_TITLE) is None:
+        return []
+    originals = AgencyPage.objects.canonical().child_of(catalog).live().public().select_related("agency")
     if agency_codes:
         originals = originals.filter(agency__code__in=agency_codes)
     pages = []
     for original in originals:
         agency = original.agency
         page = _translation_of(original, locale, report, user, title=agency.name_en or agency.name_mn)
-        pages.append(page)
+        if page is not None:
+            pages.append(page)
     return pages
 
 
@@ -169,13 +292,21 @@ def _translation_of(original, locale, report, user, title):
     """The original's translation in ``locale``: copied and published if there is none.
 
     An existing agency page translation gets a new title when the agency's English name
-    changed and no translator retitled the page (its title fingerprint still matches).
+    changed and no translator retitled the page (its title fingerprint still matches). One
+    that was never published (made with the admin's "Translate") is published, with the
+    agency's rights and workflow. ``None`` when the original is not live (or not public) and
+    has no translation: a draft is not published in another language.
     """
     existing = original.get_translations().filter(locale=locale).first()
+    visible = original.live and not original.get_view_restrictions().exists()
     if existing is not None:
         existing = existing.specific
+        if not existing.live and visible:
+            return _publish_draft_translation(original, existing, str(title), user)
         _refresh_title(existing, str(title), user)
         return existing
+    if not visible:
+        return None
     with translation.override(locale.language_code), transaction.atomic():
         page = original.copy_for_translation(locale)
         page.title = page.draft_title = str(title)
@@ -184,6 +315,25 @@ def _translation_of(original, locale, report, user, title):
         page.save_revision(user=user, log_action=True).publish(user=user)
         governance.mirror_page_governance(original, page)
     report.tree_pages_created += 1
+    return page
+
+
+def _publish_draft_translation(original, existing, title: str, user):
+    """Publish a tree page's translation that is not live (e.g. made with "Translate" and left a draft).
+
+    Its latest draft is published; a title still the original's (not translated yet) becomes
+    ``title``; the page gets its original's permissions and workflow, as a new one would.
+    """
+    with translation.override(existing.locale.language_code), transaction.atomic():
+        page = existing.get_latest_revision_as_object()
+        if page.title == original.title:
+            page.title = page.draft_title = title
+            if isinstance(page, AgencyPage):
+                page.sync_fingerprints = {**(page.sync_fingerprints or {}), "title": fingerprint(title)}
+        if isinstance(page, FOLLOWING_TYPES):
+            page.sync_fingerprints = {k: v for k, v in (page.sync_fingerprints or {}).items() if k != WITHDRAWN}
+        page.save_revision(user=user, log_action=True).publish(user=user)
+        governance.mirror_page_governance(original, page)
     return page
 
 
@@ -202,37 +352,112 @@ def _refresh_title(page, title: str, user) -> None:
 
 
 def _sync_services(originals, locale, agency_pages, report, user, progress_stream, create: bool) -> None:
-    """Create missing translations (if ``create``) and update existing ones, in batches.
+    """Update existing translations, then create missing ones (if ``create``), in batches.
 
-    Only services whose agency has a page in ``locale`` (``agency_pages``) are handled.
+    Only services whose agency has a page in ``locale`` (``agency_pages``) are handled. Updates
+    come first: a code moving from one service to another frees it before a page takes it.
     """
-    target_parent = {page.agency_id: page for page in agency_pages}
-    originals = list(originals.filter(agency_id__in=list(target_parent)).order_by("path"))
+    agency_page = {page.agency_id: page for page in agency_pages}
+    originals = list(originals.filter(agency_id__in=list(agency_page)).order_by("path"))
+    target_parent = _target_parents(originals, locale, agency_page)
+    originals = [page for page in originals if page.pk in target_parent]
     existing = {
         page.translation_key: page
         for page in ServicePage.objects.filter(
             translation_key__in=[page.translation_key for page in originals], locale=locale
         )
     }
-    progress = Progress(f"translating ({locale.language_code})", len(originals), progress_stream)
     missing = [page for page in originals if page.translation_key not in existing]
+    if missing:
+        for original, page in _adopt(missing, locale, report):
+            existing[original.translation_key] = page
+        missing = [page for page in originals if page.translation_key not in existing]
     pairs = [(page, existing[page.translation_key]) for page in originals if page.translation_key in existing]
+    pairs = _without_conflicts(pairs, locale, report)
+    progress = Progress(
+        f"translating ({locale.language_code})", len(pairs) + (len(missing) if create else 0), progress_stream
+    )
     with transaction.atomic():
+        _update_translations(pairs, target_parent, report, user, progress, done=0)
         if create and missing:
-            _create_translations(missing, locale, target_parent, user, progress)
+            missing = _without_conflicts([(page, None) for page in missing], locale, report)
+            _create_translations(
+                [page for page, _none in missing], locale, target_parent, user, progress, done=len(pairs)
+            )
             report.created += len(missing)
-        _update_translations(pairs, target_parent, report, user, progress, done=len(missing) if create else 0)
 
 
-def _create_translations(originals, locale, target_parent, user, progress) -> None:
+def _target_parents(originals, locale, agency_page) -> dict:
+    """``{original id: the page its translation goes under}``: the translation of the original's parent
+    (so a move made in the admin holds), else the agency's page in ``locale``. Three queries."""
+    steplen = ServicePage.steplen
+    parent_keys = dict(
+        Page.objects.filter(path__in={page.path[:-steplen] for page in originals}).values_list(
+            "path", "translation_key"
+        )
+    )
+    translated = {
+        page.translation_key: page
+        for page in Page.objects.filter(translation_key__in=set(parent_keys.values()), locale=locale)
+    }
+    targets = {}
+    for original in originals:
+        parent = translated.get(parent_keys.get(original.path[:-steplen])) or agency_page.get(original.agency_id)
+        if parent is not None:
+            targets[original.pk] = parent
+    return targets
+
+
+def _adopt(missing, locale, report) -> list:
+    """English pages made by hand with an untranslated service's code become its translation.
+
+    Only a page that is nobody else's translation (its ``translation_key`` is its own) is adopted;
+    the others are left to ``_without_conflicts``. Returns ``[(original, page)]``.
+    """
+    by_code = {page.code: page for page in missing}
+    holders = list(ServicePage.objects.filter(locale=locale, code__in=list(by_code)))
+    if not holders:
+        return []
+    shared = set(
+        Page.objects.filter(translation_key__in=[page.translation_key for page in holders])
+        .order_by().values("translation_key").annotate(pages=Count("id")).filter(pages__gt=1)
+        .values_list("translation_key", flat=True)
+    )  # fmt: skip
+    adopted = []
+    for page in holders:
+        if page.translation_key in shared:
+            continue
+        original = by_code[page.code]
+        Page.objects.filter(pk=page.pk).update(translation_key=original.translation_key)
+        page.translation_key = original.translation_key
+        adopted.append((original, page))
+    report.adopted += len(adopted)
+    return adopted
+
+
+def _without_conflicts(pairs, locale, report) -> list:
+    """The pairs whose original's code no other page in ``locale`` holds; the others are reported.
+
+    Writing that code would break "one code per language" (and roll the whole run back).
+    """
+    wanted = {original.code: original for original, page in pairs if page is None or page.code != original.code}
+    if not wanted:
+        return pairs
+    held = dict(ServicePage.objects.filter(locale=locale, code__in=list(wanted)).values_list("code", "translation_key"))
+    blocked = {code for code, key in held.items() if key != wanted[code].translation_key}
+    report.code_conflicts += sorted(blocked)
+    return [(original, page) for original, page in pairs if original.code not in blocked]
+
+
+def _create_translations(originals, locale, target_parent, user, progress, done: int = 0) -> None:
     service_ct, page_ct = _content_types()
     now = timezone.now()
     by_parent = defaultdict(list)
     for original in originals:
-        by_parent[original.agency_id].append(original)
+        by_parent[target_parent[original.pk].pk].append(original)
     pages = []
-    for agency_id, group in by_parent.items():
-        parent = target_parent[agency_id]
+    for group in by_parent.values():
+        parent = target_parent[group[0].pk]
         parent.refresh_from_db(fields=["path", "depth", "numchild", "url_path"])
         last_child = parent.get_last_child()
         step = _step_of(last_child.path) if last_child else 0
@@ -255,7 +480,7 @@ def _create_translations(originals, locale, target_parent, user, progress) -> No
             page.id = page.page_ptr_id = page_id
         ServicePage._base_manager._insert(batch, fields=own_fields)
         _publish_revisions(batch, service_ct, page_ct, user, now, created=True, source=SOURCE)
-        progress.update(start + len(batch))
+        progress.update(done + start + len(batch))
 
 
 def _new_translation(original, parent, step, slug, locale, service_ct, now, user) -> ServicePage:
@@ -280,8 +505,9 @@ def _update_translations(pairs, target_parent, report, user, progress, done: int
             for name, value in changes.items():
                 setattr(page, name, value)
             (drafts if page.has_unpublished_changes else changed).append((page, changes))
-        if not page.path.startswith(target_parent[original.agency_id].path):
-            moved.append((page, target_parent[original.agency_id]))
+        parent = target_parent[original.pk]
+        if page.path[: -ServicePage.steplen] != parent.path:
+            moved.append((page, parent))
         progress.update(done + number)
     _save_published(changed, user)
     _save_with_draft(drafts)

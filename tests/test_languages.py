@@ -435,3 +435,176 @@ def test_engine_search_under_en_finds_each_service_once(client, fresh_search):
     assert PASSPORT in codes and len(codes) == len(set(codes))
     hit = next(hit for hit in body["results"] if hit["code"] == PASSPORT)
     assert hit["localized"]["url"].endswith("/en/uilchilgee/ubeg/demo-00003/")
+
+
+# -- the English tree follows its originals (review fixes) -----------------------------------------
+
+
+def live(page) -> bool:
+    return Page.objects.get(pk=page.pk).live
+
+
+@pytest.mark.parametrize("where", ["service", "agency"])
+def test_a_private_original_is_never_public_in_english(client, demo_catalog, where):
+    from wagtail.models import PageViewRestriction
+
+    original = ServicePage.objects.by_code("DEMO-00002")
+    restricted = original if where == "service" else original.get_parent()
+    path = "/en/uilchilgee/ubeg/demo-00002/"
+    # Restricted after translation: the English copy is withdrawn at once, /en/ asks for the login too.
+    restriction = PageViewRestriction.objects.create(page=restricted, restriction_type="login")
+    assert client.get(original.url).status_code == 302
+    assert not live(english("DEMO-00002"))
+    response = client.get(path)
+    assert response.status_code == 302 and "/login" in response.url
+    # translate_catalog does not publish it again, nor a new copy of a private service.
+    english("DEMO-00002").delete()
+    report = translate("en")
+    assert client.get(path).status_code == 302
+    assert not ServicePage.objects.in_language("en").filter(code="DEMO-00002", live=True).exists()
+    assert report.code_conflicts == []
+    # Restriction removed: the withdrawn pages come back (here: the agency's other services, and a new copy).
+    restriction.delete()
+    translate("en")
+    assert client.get(path).status_code == 200 and english("DEMO-00002").live
+    assert all(page.live for page in ServicePage.objects.in_language("en").filter(agency__code="ubeg"))
+
+
+@pytest.mark.parametrize("how", ["unpublish", "delete", "expire", "bulk"])
+def test_a_withdrawn_service_is_withdrawn_in_english_whatever_did_it(client, demo_catalog, admin_user, how):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    original = ServicePage.objects.by_code("DEMO-00004")
+    translated = english("DEMO-00004")
+    if how == "unpublish":
+        original.unpublish()
+    elif how == "delete":
+        original.delete()
+    elif how == "expire":
+        original.expire_at = timezone.now() - timedelta(minutes=1)
+        original.save()
+        call_command("publish_scheduled", stdout=open(os.devnull, "w"))
+    else:
+        admin = Client()
+        admin.force_login(admin_user)
+        response = admin.post(
+            f"/admin/bulk/wagtailcore/page/unpublish/?id={original.pk}&next=/admin/", {"include_descendants": ""}
+        )
+        assert response.status_code == 302
+    assert not ServicePage.objects.filter(pk=original.pk, live=True).exists()
+    assert not ServicePage.objects.filter(pk=translated.pk, live=True).exists()
+    assert client.get("/en/uilchilgee/ubeg/demo-00004/").status_code == 404
+
+
+def test_translate_catalog_withdraws_a_translation_whose_original_is_not_live(demo_catalog):
+    original = ServicePage.objects.by_code("DEMO-00004")
+    ServicePage.objects.filter(pk=original.pk).update(live=False)  # no signal: e.g. a raw update
+    report = translate("en")
+    assert report.withdrawn == 1 and not english("DEMO-00004").live
+
+
+def test_a_translation_keeps_its_originals_expiry(demo_catalog):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    original = ServicePage.objects.by_code("DEMO-00004")
+    original.expire_at = timezone.now() + timedelta(days=3)
+    original.save_revision().publish()
+    translate("en")
+    assert english("DEMO-00004").expire_at == ServicePage.objects.by_code("DEMO-00004").expire_at
+
+
+def test_an_english_page_with_a_new_services_code_does_not_break_translate_catalog(demo_catalog):
+    from wagtail.models import Locale
+
+    agency_page = AgencyPage.objects.in_language("en").get(agency__code="ubeg")
+    original = ServicePage.objects.by_code("DEMO-00001")
+    row = {**demo_row("DEMO-00001"), "code": "NEW-9"}
+    import_service_rows([row])
+    new = ServicePage.objects.by_code("NEW-9")
+    # An editor's hand-made English page with that code (a draft), not a translation of anything.
+    by_hand = ServicePage(title="New service (EN)", slug="new-service-en", code="NEW-9", agency=original.agency,
+                          locale=Locale.objects.get(language_code="en"), live=False)  # fmt: skip
+    agency_page.add_child(instance=by_hand)
+    # Another English page holds a second new service's code and *is* a translation (of DEMO-00006,
+    # private for now, so translate_catalog does not give it its code back).
+    from wagtail.models import PageViewRestriction
+
+    import_service_rows([{**demo_row("DEMO-00001"), "code": "NEW-10"}])
+    PageViewRestriction.objects.create(page=ServicePage.objects.by_code("DEMO-00006"), restriction_type="login")
+    ServicePage.objects.filter(pk=english("DEMO-00006").pk).update(code="NEW-10")
+    report = translate("en")
+    assert report.adopted == 1 and report.code_conflicts == ["NEW-10"]
+    assert "code_conflicts=1 (NEW-10)" in report.summary()
+    assert english("NEW-9").pk == by_hand.pk and english("NEW-9").translation_key == new.translation_key
+    assert (
+        not ServicePage.objects.in_language("en")
+        .filter(translation_key=ServicePage.objects.by_code("NEW-10").translation_key)
+        .exists()
+    )
+
+
+def test_translate_catalog_keeps_an_admin_move(admin_client, demo_catalog):
+    original = ServicePage.objects.by_code("DEMO-00006")
+    destination = AgencyPage.objects.canonical().get(agency__code="ndeg")
+    assert admin_client.post(f"/admin/pages/{original.pk}/move/{destination.pk}/confirm/").status_code == 302
+    english_destination = AgencyPage.objects.in_language("en").get(agency__code="ndeg")
+    assert english("DEMO-00006").get_parent().pk == english_destination.pk
+    report = translate("en")
+    assert report.moved == 0
+    assert english("DEMO-00006").get_parent().pk == english_destination.pk
+    assert english("DEMO-00006").url == "/en/uilchilgee/ndeg/demo-00006/"
+
+
+def test_a_translation_comes_back_when_its_original_is_published_again(client, admin_client, demo_catalog):
+    original = ServicePage.objects.by_code("DEMO-00009")
+    path = english("DEMO-00009").url
+    assert admin_client.post(f"/admin/pages/{original.pk}/unpublish/").status_code == 302
+    assert not english("DEMO-00009").live
+    original = ServicePage.objects.get(pk=original.pk)
+    original.get_latest_revision().publish()
+    translated = english("DEMO-00009")
+    assert translated.live and not translated.has_unpublished_changes
+    response = client.get(path)
+    assert response.status_code == 200 and response.context["page"].pk == translated.pk
+    # A translation a translator unpublished stays unpublished.
+    translated.unpublish()
+    original.save_revision().publish()
+    translate("en")
+    assert not english("DEMO-00009").live
+
+
+def test_translate_catalog_does_not_publish_a_draft_original_in_english(demo_catalog):
+    catalog = AgencyPage.objects.canonical().get(agency__code="ubeg").get_parent()
+    from service_pages.models import Agency
+
+    agency = Agency.objects.create(code="draftag", name_mn="Ноорог", name_en="Draft agency")
+    draft = AgencyPage(title="Ноорог", slug="draftag", agency=agency, live=False)
+    catalog.add_child(instance=draft)
+    draft.save_revision()
+    translate("en")
+    assert not AgencyPage.objects.in_language("en").filter(agency=agency).exists()
+
+
+def test_an_english_agency_draft_is_published_with_the_agencys_rights(agencies):
+    from wagtail.models import Locale
+
+    own, _other = agencies
+    own.get_translations().get().delete()
+    # An editor used "Translate": an unpublished copy, with no rights for the agency's groups.
+    draft = own.copy_for_translation(Locale.objects.get(language_code="en"))
+    from wagtail.models import GroupPagePermission, WorkflowPage
+
+    GroupPagePermission.objects.filter(page=draft).delete()
+    WorkflowPage.objects.filter(page=draft).delete()
+    assert not draft.live
+    translate("en", [own.agency.code])
+    page = AgencyPage.objects.get(pk=draft.pk)
+    assert page.live and page.title == (own.agency.name_en or own.agency.name_mn)
+    editor = member("editor", f"{own.agency.code} editors")
+    assert page.permissions_for_user(editor).can_add_subpage()
+    assert page.get_workflow().name == f"{own.agency.code} review"
+    assert Client().get(page.url).status_code == 200
