@@ -58,13 +58,13 @@ import tempfile
 import threading
 import time
 import types
-import urllib.parse
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from bench_answers import answers  # bench/ (the script's folder) is on sys.path
+from bench_postgres import fresh_database, stop_private_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -270,21 +270,6 @@ class SMTPReceiver:
 # -- the throw-away site --------------------------------------------------------------------------
 
 
-def postgres_cluster() -> tuple[str, str, bool]:
-    """(server URL of the private cluster, its /postgres admin URL, whether this run started it)."""
-    script = str(ROOT / "scripts" / "postgres.sh")
-    started = False
-    if subprocess.run([script, "status"], capture_output=True, text=True).returncode != 0:
-        print("  starting the private PostgreSQL cluster (scripts/postgres.sh start)", flush=True)
-        run = subprocess.run([script, "start"], capture_output=True, text=True, timeout=180)
-        if run.returncode != 0:
-            raise RuntimeError("scripts/postgres.sh start failed:\n" + run.stdout + run.stderr)
-        started = True
-    url = subprocess.run([script, "url"], capture_output=True, text=True, check=True).stdout.strip()
-    parts = urllib.parse.urlsplit(url)
-    return url, urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/postgres", "", "")), started
-
-
 @dataclass
 class WorkerProcess:
     worker_id: str
@@ -316,16 +301,10 @@ class Site:
 
     def prepare(self, smtp_port: int):
         if self.args.database == "postgres":
-            import psycopg
-
-            url, self.admin_url, self.stop_cluster = postgres_cluster()
-            with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-                conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-                version = conn.execute("SHOW server_version").fetchone()[0]
-            parts = urllib.parse.urlsplit(url)
-            self.env["DATABASE_URL"] = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + BENCH_DB, "", ""))
-            self.database = f"PostgreSQL {version.split()[0]} (database {BENCH_DB} on {parts.hostname}:{parts.port})"
+            database = fresh_database(BENCH_DB)
+            self.admin_url, self.stop_cluster = database.admin_url, database.started_cluster
+            self.env["DATABASE_URL"] = database.url
+            self.database = f"PostgreSQL {database.version} (database {BENCH_DB} on {database.host}:{database.port})"
         else:
             self.database = f"SQLite ({self.var / 'db.sqlite3'})"
         # The site's settings, with e-mail (Tumen's failure alerts, stock Wagtail's form e-mail)
@@ -471,7 +450,7 @@ class Site:
             except Exception as error:  # noqa: BLE001
                 print(f"  WARNING: could not drop {BENCH_DB}: {error}", file=sys.stderr)
             if self.stop_cluster and not self.args.keep_postgres:
-                subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop"], capture_output=True, timeout=120)
+                stop_private_cluster()
                 print("  stopped the PostgreSQL cluster this run started", flush=True)
         if self.args.keep:
             print(f"  kept {self.var}", flush=True)

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_answers import answers  # bench/ (the script's folder) is on sys.path
+from bench_postgres import fresh_database, stop_private_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
@@ -214,7 +215,7 @@ class Connection:
         if others:
             print(f"  PostgreSQL cluster left running: {others} other connection(s) use it now", flush=True)
             return
-        subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop"], capture_output=True, timeout=120)
+        stop_private_cluster()
         print("  stopped the PostgreSQL cluster this run started", flush=True)
 
     def close(self):
@@ -482,22 +483,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def postgres_admin_url() -> tuple[str, str, bool]:
-    """(server URL of the private cluster, its /postgres admin URL, whether we started it)."""
-    script = str(ROOT / "scripts" / "postgres.sh")
-    started = False
-    if subprocess.run([script, "status"], capture_output=True, text=True).returncode != 0:
-        print("  starting the private PostgreSQL cluster (scripts/postgres.sh start)", flush=True)
-        run = subprocess.run([script, "start"], capture_output=True, text=True, timeout=180)
-        if run.returncode != 0:
-            raise RuntimeError("scripts/postgres.sh start failed:\n" + run.stdout + run.stderr)
-        started = True
-    url = subprocess.run([script, "url"], capture_output=True, text=True, check=True).stdout.strip()
-    parts = urllib.parse.urlsplit(url)
-    admin = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
-    return url, admin, started
-
-
 class Site:
     """One mode's throw-away site: folder, database, settings, gunicorn. ``close()`` undoes it all."""
 
@@ -550,16 +535,10 @@ class Site:
 
     def prepare(self) -> dict:
         if self.mode == "postgres":
-            import psycopg
-
-            url, self.admin_url, self.stop_cluster = postgres_admin_url()
-            with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-                conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-            parts = urllib.parse.urlsplit(url)
-            self.env["DATABASE_URL"] = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + BENCH_DB, "", ""))
-            version = self.admin_query("SHOW server_version")
-            self.database = f"PostgreSQL {version.split()[0]} (database {BENCH_DB}, {parts.hostname}:{parts.port})"
+            database = fresh_database(BENCH_DB)
+            self.admin_url, self.stop_cluster = database.admin_url, database.started_cluster
+            self.env["DATABASE_URL"] = database.url
+            self.database = f"PostgreSQL {database.version} (database {BENCH_DB}, {database.host}:{database.port})"
         else:
             self.database = f"SQLite ({self.var / 'db.sqlite3'})"
         print(f"  database: {self.database}", flush=True)

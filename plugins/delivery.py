@@ -173,7 +173,6 @@ def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **
                 target=config.name,
                 next_attempt_at=now,
                 created_at=now,
-                enqueued_at=now,
             )
             for config in configs
         ]
@@ -416,7 +415,7 @@ def _record(delivery, token, number, started_at, duration_ms, status_code, error
         window_end = delivery.retry_from + datetime.timedelta(hours=settings.TUMEN_DELIVERY_RETRY_WINDOW_HOURS)
         next_at = now + datetime.timedelta(seconds=backoff_seconds(number))
         if retryable and next_at < window_end:
-            mine.update(state=Delivery.State.RETRYING, next_attempt_at=next_at, enqueued_at=now, **fields)
+            mine.update(state=Delivery.State.RETRYING, next_attempt_at=next_at, **fields)
             transaction.on_commit(lambda: wake(run_after=next_at))
             if number == settings.TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS:
                 alert(delivery, error, dead=False)
@@ -477,7 +476,7 @@ def replay(delivery: Delivery) -> bool:
         Delivery.objects.filter(pk=delivery.pk, state__in=[Delivery.State.DEAD, Delivery.State.RETRYING])
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
         .update(state=Delivery.State.PENDING, next_attempt_at=now, retry_from=now, dead_at=None, leased_until=None,
-                lease_token="", leased_by="", enqueued_at=now)  # fmt: skip
+                lease_token="", leased_by="")  # fmt: skip
     )
     if updated:
         transaction.on_commit(wake)

@@ -116,7 +116,6 @@ class Delivery(models.Model):
     leased_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=32, blank=True)
     leased_by = models.CharField(_("worker holding it"), max_length=100, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     retry_from = models.DateTimeField(_("retrying since"), default=timezone.now, help_text=_("Start of the retry window (reset by a replay)."))
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)

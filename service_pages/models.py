@@ -198,6 +198,28 @@ class PageLocaleCopy(models.Model):
         super()._set_core_field_defaults()
         self.page_locale_id = self.locale_id
 
+    def clean(self):
+        """Check the page type's "unique per language" constraints here, on their other field.
+
+        The database enforces them anyway; but the admin's forms leave out ``page_locale`` and so
+        skip any constraint naming it, and the save would then fail with a server error. Each
+        constraint's own message is reported on its other field (e.g. ``code``).
+        """
+        super().clean()
+        if self.locale_id is None:
+            return
+        for constraint in self._meta.constraints:
+            fields = getattr(constraint, "fields", ())
+            if "page_locale" not in fields or len(fields) != 2:
+                continue
+            name = next(field for field in fields if field != "page_locale")
+            attname = self._meta.get_field(name).attname
+            value = getattr(self, attname)
+            if value is None:
+                continue
+            if type(self).objects.filter(**{attname: value, "locale_id": self.locale_id}).exclude(pk=self.pk).exists():
+                raise ValidationError({name: constraint.violation_error_message})
+
     def save(self, *args, **kwargs):
         if self.locale_id is None:
             self.locale = self.get_default_locale()
@@ -262,19 +284,6 @@ class AgencyPage(FallbackRoutingMixin, SyncedTranslation, PageLocaleCopy, Page):
                 violation_error_message=_("This agency already has a page in this language."),
             )
         ]
-
-    def clean(self):
-        """One page per agency in each language, said on the agency field.
-
-        The database constraint holds anyway; without this the admin's form (which does not show
-        ``page_locale``) would pass and the save fail with a server error.
-        """
-        super().clean()
-        if self.locale_id is None or self.agency_id is None:
-            return
-        duplicates = AgencyPage.objects.filter(agency_id=self.agency_id, locale_id=self.locale_id).exclude(pk=self.pk)
-        if duplicates.exists():
-            raise ValidationError({"agency": _("This agency already has a page in this language.")})
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
@@ -403,18 +412,9 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         ]
 
     def clean(self):
-        """Refuse a second page with this code in the same language, on the code field.
-
-        The database constraint holds anyway; this turns it into a form error in the admin,
-        whose forms do not check constraints on fields they do not show (``page_locale``).
-        """
+        """One page per code in each language (``PageLocaleCopy``); a translation keeps its original's code."""
         super().clean()
-        if self.locale_id is None:
-            return
-        duplicates = ServicePage.objects.filter(code=self.code, locale_id=self.locale_id).exclude(pk=self.pk)
-        if duplicates.exists():
-            raise ValidationError({"code": _("Another service page in this language has this code.")})
-        if self.locale.language_code != default_language():
+        if self.locale_id is not None and self.locale.language_code != default_language():
             self._clean_translation()
 
     def _clean_translation(self):

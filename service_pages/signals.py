@@ -24,20 +24,12 @@ from django.dispatch import receiver
 from wagtail.models import Page, PageViewRestriction
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from cms.languages import default_language
+from cms.languages import is_original, original_of
 
 from . import translations
 from .models import AgencyPage, ServicePage
 
 FOLLOWING = (ServicePage, AgencyPage)
-
-
-def _is_original(page) -> bool:
-    return page.locale.language_code == default_language()
-
-
-def _original_of(page) -> Page | None:
-    return Page.objects.filter(translation_key=page.translation_key, locale__language_code=default_language()).first()
 
 
 @receiver(page_unpublished)
@@ -47,7 +39,7 @@ def follow_publication(sender, instance, **kwargs):
     original is not visible (unpublished, private) is withdrawn again."""
     if not issubclass(sender, FOLLOWING):
         return
-    original = instance if _is_original(instance) else _original_of(instance)
+    original = original_of(instance)
     if original is not None:
         translations.follow_originals(Page.objects.filter(pk=original.pk))
 
@@ -56,13 +48,13 @@ def follow_publication(sender, instance, **kwargs):
 @receiver(post_delete, sender=PageViewRestriction)
 def follow_restriction(sender, instance, **kwargs):
     page = Page.objects.filter(pk=instance.page_id).first()  # gone when the page itself is being deleted
-    if page is None or not _is_original(page):
+    if page is None or not is_original(page):
         return
     translations.follow_originals(Page.objects.descendant_of(page, inclusive=True))
 
 
 def delete_translations(sender, instance, **kwargs):
-    if not _is_original(instance):
+    if not is_original(instance):
         return
     doomed = Page.objects.filter(translation_key=instance.translation_key, alias_of__isnull=True).exclude(
         locale_id=instance.locale_id
@@ -80,7 +72,7 @@ def move_translations(sender, instance, parent_page_before, parent_page_after, *
     if not issubclass(sender, FOLLOWING) or parent_page_before.pk == parent_page_after.pk:
         return
     original = instance.specific
-    if not _is_original(original):
+    if not is_original(original):
         return
     for page in Page.objects.filter(translation_key=original.translation_key, alias_of__isnull=True).exclude(
         locale_id=original.locale_id
