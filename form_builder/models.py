@@ -355,6 +355,9 @@ class Submission(models.Model):
     stage = models.PositiveSmallIntegerField(_("current stage"), default=1)
     submitted_at = models.DateTimeField(_("submitted"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Set by ``purge_personal_data`` when the retention period ended: answers, identities, files
+    # and messages are gone; what the statistics need (service, agency, status, dates, channel) stays.
+    anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("submission")
@@ -557,3 +560,7 @@ class StockFormPage(AbstractForm):
 
 class StockFormField(AbstractFormField):
     page = ParentalKey(StockFormPage, on_delete=models.CASCADE, related_name="form_fields")
+
+
+# The access log lives in its own module; importing it here registers the model with the app.
+from .access_log import AccessLogEntry  # noqa: E402, F401

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from search import service as search_service
 
-from . import validators
+from . import access_log, validators
 from .models import OperatorProfile, Status
 from .submissions import ServiceUnavailable, application_for
 from .views import _new_draft, _remember_draft, _service_or_404, _step_url, _unavailable
@@ -49,8 +49,9 @@ def queue(request):
     today = timezone.localdate()
     start = timezone.make_aware(datetime.datetime.combine(today, datetime.time.min))
     submissions = profile.submissions().select_related("office_soum", "operator").prefetch_related("events")
-    todays = submissions.filter(submitted_at__gte=start)
-    open_ = submissions.filter(status__in=OPEN_STATUSES, submitted_at__lt=start)[:200]
+    todays = list(submissions.filter(submitted_at__gte=start))
+    open_ = list(submissions.filter(status__in=OPEN_STATUSES, submitted_at__lt=start)[:200])
+    access_log.record_operator_lookup(request.user, todays + open_, detail="console")
     from django.db.models import Count
 
     from .statistics import processing_times
@@ -87,7 +88,8 @@ def api_queue(request):
     the console on a tablet; signed-in operators only (session), scoped like the console."""
     from django.http import JsonResponse
 
-    rows = request.operator.submissions().select_related("office_soum").order_by("-submitted_at")[:200]
+    rows = list(request.operator.submissions().select_related("office_soum").order_by("-submitted_at")[:200])
+    access_log.record_operator_lookup(request.user, rows, detail="api")
     return JsonResponse(
         {
             "office": request.operator.soum.code if request.operator.soum_id else None,

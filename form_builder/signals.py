@@ -17,6 +17,10 @@ submission_received = Signal()
 # A later stage of a multi-stage service begins (inside the transaction that records it):
 # sender Submission; ``submission``, ``stage``. The plugins app plans that stage's deliveries.
 stage_started = Signal()
+# ``purge_personal_data`` anonymised these submissions (inside its transaction): sender Submission;
+# ``submission_ids``. A receiver blanks the personal data it keeps about them and returns its
+# counts per model, ``{"app_label.Model": number}``, for the audit log.
+personal_data_purged = Signal()
 
 """Publishing a form definition freezes a new version (only when the form really changed)."""
 

@@ -6,6 +6,8 @@
   and XLSX (Wagtail's ``list_export``), an inspect view with the answers, files and timeline,
   and an edit view that only changes the status (and records it on the timeline).
 - Uploaded files are downloaded through :func:`download_file`, which checks the permission.
+- Every inspect, export and download is written to the access log (``access_log``), which the
+  agency's moderators read under "Access log" (read-only, their agency's entries only).
 """
 
 from functools import wraps
@@ -32,8 +34,11 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from service_pages.governance import agency_codes_for, filter_by_agency, may_work_on
 from service_pages.models import Agency
 
+from . import access_log
+from .access_log import AccessLogEntry
 from .display import answer_rows
 from .models import FormDefinition, OperatorProfile, Status, StoredFile, Submission
+from .retention import LOG_ACTION as PURGE_LOG_ACTION
 
 
 class AgencyScopedPolicy(ModelPermissionPolicy):
@@ -174,6 +179,7 @@ class SubmissionInspectView(InspectView):
             {"file": item, "url": reverse("form_builder_download_file", args=[item.pk])} for item in submission.files.all()
         ]
         context["events"] = submission.events.all()
+        access_log.record_view(self.request.user, submission)
         return context
 
 
@@ -199,6 +205,10 @@ class SubmissionIndexView(IndexView):
     def get_base_queryset(self):
         queryset = super().get_base_queryset().select_related("agency", "form_version__definition")
         return filter_by_agency(queryset, self.request.user)
+
+    def as_spreadsheet(self, queryset, spreadsheet_format):
+        access_log.record_export(self.request.user, queryset, spreadsheet_format)
+        return super().as_spreadsheet(queryset, spreadsheet_format)
 
 
 class SubmissionViewSet(ModelViewSet):
@@ -252,7 +262,9 @@ def download_file(request, file_id):
     stored = get_object_or_404(StoredFile.objects.select_related("submission__agency"), pk=file_id, submission__isnull=False)
     if not may_work_on(request.user, stored.submission.agency):
         raise Http404
-    response = FileResponse(stored.file.open("rb"), as_attachment=True, filename=stored.name, content_type=stored.content_type)
+    handle = stored.file.open("rb")
+    access_log.record_download(request.user, stored)
+    response = FileResponse(handle, as_attachment=True, filename=stored.name, content_type=stored.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
@@ -277,3 +289,97 @@ class OperatorViewSet(ModelViewSet):
 @hooks.register("register_admin_viewset")
 def register_operator_viewset():
     return OperatorViewSet("operators")
+
+
+# -- access log ---------------------------------------------------------------------------------
+
+
+class AccessLogPolicy(ModelPermissionPolicy):
+    """Read-only for holders of ``view_accesslogentry`` (the agencies' moderators), scoped to their
+    agencies; nobody, not even a superuser, may add, change or delete an entry."""
+
+    def user_has_permission(self, user, action):
+        if action != "view":
+            return False
+        return super().user_has_permission(user, action)
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        return self.user_has_permission(user, action) and may_work_on(user, instance.agency)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        if not self.user_has_any_permission(user, actions):
+            return self.model._default_manager.none()
+        return filter_by_agency(self.model._default_manager.all(), user)
+
+
+register_permission_policy(AccessLogEntry, AccessLogPolicy(AccessLogEntry))
+
+
+class AccessLogFilterSet(WagtailFilterSet):
+    username = django_filters.CharFilter(label=_("User"), lookup_expr="iexact")
+    action = django_filters.ChoiceFilter(label=_("Action"), choices=AccessLogEntry.Action.choices)
+    at = django_filters.DateFromToRangeFilter(label=_("Date"), widget=DateRangePickerWidget)
+
+    class Meta:
+        model = AccessLogEntry
+        fields = ["username", "action", "at"]
+
+
+class AccessLogIndexView(IndexView):
+    def get_base_queryset(self):
+        return filter_by_agency(super().get_base_queryset().select_related("agency"), self.request.user)
+
+
+def _may_see_access_entry(user, pk):
+    entry = AccessLogEntry.objects.filter(pk=pk).select_related("agency").first()
+    return entry is None or may_work_on(user, entry.agency)
+
+
+class AccessLogViewSet(ModelViewSet):
+    """Who looked at citizens' data: a listing and a detail view, nothing else."""
+
+    model = AccessLogEntry
+    icon = "history"
+    menu_label = _("Access log")
+    menu_order = 230
+    add_to_admin_menu = True
+    list_display = ["at", "username", "action", "agency", "what", "count"]
+    list_filter = AccessLogFilterSet
+    filterset_class = AccessLogFilterSet
+    index_view_class = AccessLogIndexView
+    inspect_view_enabled = True
+    inspect_view_fields = ["at", "username", "action", "agency", "submission", "tracking_codes", "count", "file_id", "detail"]
+    copy_view_enabled = False
+    add_to_reference_index = False
+    form_fields = []  # never used: there is no add or edit view
+
+    def get_urlpatterns(self):
+        """Only the listing and the detail view: no add, edit, delete, history or usage URL exists."""
+        patterns = [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+        ]
+        return guard_object_urls(patterns, _may_see_access_entry)
+
+
+@hooks.register("register_admin_viewset")
+def register_access_log_viewset():
+    return AccessLogViewSet("access_log")
+
+
+@hooks.register("register_log_actions")
+def register_purge_log_action(actions):
+    from wagtail.log_actions import LogFormatter
+
+    @actions.register_action(PURGE_LOG_ACTION)
+    class PersonalDataPurged(LogFormatter):
+        label = _("Purge personal data")
+
+        def format_message(self, log_entry):
+            counts = (log_entry.data or {}).get("counts", {})
+            listed = ", ".join(f"{label}: {number}" for label, number in counts.items())
+            return _("Personal data past retention anonymised (%(counts)s)") % {"counts": listed}

@@ -514,3 +514,22 @@ def _fail_abandoned_tasks(started_before):
     DBTaskResult.objects.filter(
         status="RUNNING", task_path__in=[DELIVER_TASK, DRAIN_TASK, SWEEP_TASK], started_at__lt=started_before
     ).update(status="FAILED", finished_at=timezone.now())
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+def forget_personal_data(sender, submission_ids, **kwargs) -> dict:
+    """``personal_data_purged`` receiver: blank what deliveries keep of anonymised submissions.
+
+    Payloads are built from the submission at each attempt and never stored, so anonymising the
+    submission anonymises them; what stays is the error text of deliveries and their attempts,
+    which may quote an agency's response. States, counts, status codes and times stay (the
+    delivery dashboard's figures).
+    """
+    deliveries = Delivery.objects.filter(submission_id__in=submission_ids)
+    attempts = DeliveryAttempt.objects.filter(delivery__submission_id__in=submission_ids).exclude(error="")
+    return {
+        "plugins.DeliveryAttempt": attempts.update(error=""),
+        "plugins.Delivery": deliveries.exclude(last_error="").update(last_error=""),
+    }

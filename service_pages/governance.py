@@ -93,6 +93,8 @@ def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
     editors.permissions.add(*_model_permissions("form_builder", "submission", ("view",)))
     moderators.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change", "publish")))
     moderators.permissions.add(*_model_permissions("form_builder", "submission", ("view", "change")))
+    # The access log of their agency's applications (read-only; form_builder.access_log).
+    moderators.permissions.add(*_model_permissions("form_builder", "accesslogentry", ("view",)))
     return AgencyGroups(editors=editors, moderators=moderators, workflow=workflow)
 
 

@@ -351,6 +351,16 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         related_name="services",
         help_text=_("Leave empty to use the category's form, or else the default application form."),
     )
+    retention_days = models.PositiveIntegerField(
+        _("retention of personal data (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "How long the applicants' answers, files and identities are kept after the application is closed "
+            "(or, if it never is, after it was received); then they are anonymised. "
+            "Leave empty for the national default."
+        ),
+    )
 
     content_panels = Page.content_panels + [
         FieldPanel("code"),
@@ -370,7 +380,8 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         FieldPanel("xyp_code"),
         FieldPanel("keywords"),
         MultiFieldPanel(
-            [FieldPanel("accepts_applications"), FieldPanel("form_definition")], heading=_("Application form")
+            [FieldPanel("accepts_applications"), FieldPanel("form_definition"), FieldPanel("retention_days")],
+            heading=_("Application form"),
         ),
     ]
 

@@ -182,6 +182,9 @@ TUMEN_IMPORT_MAX_BYTES = env_int("TUMEN_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
 # Saved drafts (save and resume) are deleted this many days after their last save.
 TUMEN_DRAFT_TTL_DAYS = env_int("TUMEN_DRAFT_TTL_DAYS", 30)
+# Personal data of an application is anonymised this many days after it was closed (or received,
+# if never closed), unless its service sets its own period (purge_personal_data, run daily).
+TUMEN_RETENTION_DAYS = env_int("TUMEN_RETENTION_DAYS", 1826)
 TUMEN_UPLOAD_MAX_FILES = env_int("TUMEN_UPLOAD_MAX_FILES", 10)
 TUMEN_UPLOAD_MAX_TOTAL_MB = env_int("TUMEN_UPLOAD_MAX_TOTAL_MB", 50)
 # Rate limits as "<count>/<period>" (s, m, h, d); "0" switches one off. Soum offices submit for
