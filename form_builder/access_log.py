@@ -83,12 +83,13 @@ class AccessLogEntry(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("access-log entries are never deleted")
 
-    @property
     def what(self) -> str:
         """The tracking code(s), shortened for the listing."""
         codes = self.tracking_codes or []
         shown = ", ".join(codes[:3])
         return f"{shown} … (+{len(codes) - 3})" if len(codes) > 3 else shown
+
+    what.short_description = _("applications")
 
 
 def _who(user) -> dict:

@@ -13,6 +13,7 @@ Mongolian pages are the originals: ``ServicePage.objects.by_code()`` finds them.
 """
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -355,6 +356,7 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         _("retention of personal data (days)"),
         null=True,
         blank=True,
+        validators=[MinValueValidator(1)],
         help_text=_(
             "How long the applicants' answers, files and identities are kept after the application is closed "
             "(or, if it never is, after it was received); then they are anonymised. "

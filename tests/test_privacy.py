@@ -127,6 +127,16 @@ def test_a_service_has_a_retention_period_in_its_editor_panel(services):
     assert 'name="retention_days"' in html
 
 
+def test_a_retention_period_of_zero_days_is_refused_clearly(services):
+    from django.core.exceptions import ValidationError
+
+    service = services[0]
+    service.retention_days = 0
+    with pytest.raises(ValidationError) as refused:
+        service.full_clean()
+    assert "retention_days" in refused.value.message_dict
+
+
 def test_purge_anonymises_what_is_past_retention_and_keeps_the_statistics(services, private_media):
     service, other = services
     old_closed = make_submission(service, received_days_ago=2000, closed_days_ago=1900)
