@@ -91,7 +91,7 @@ def send(phone: str, text: str, *, agency=None, setting: str = "TUMEN_CONSENT_SE
     except Exception as error:  # a gateway or sender failure: reported, never with its own text
         logger.warning("%s SMS to %s failed (%s)", purpose or "an", mask_phone(phone), type(error).__name__)
         raise SmsFailed(type(error).__name__) from None
-    logger.info("%s SMS sent to %s", purpose or "an", mask_phone(phone))
+    logger.info("%s SMS to %s handed to %s", purpose or "an", mask_phone(phone), type(sender).__name__)
 
 
 def check_senders(app_configs=None, **kwargs):

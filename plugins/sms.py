@@ -43,7 +43,7 @@ def send_through_gateway(sender=None, *, phone: str, text: str, agency=None, **k
 
 def check_gateway(app_configs=None, databases=None, **kwargs):
     """System check (with ``--database``, and on ``migrate``): without DEBUG, some SMS must go out."""
-    if settings.DEBUG or not databases or settings.TUMEN_CONSENT_SENDER and settings.TUMEN_NOTIFY_SENDER:
+    if settings.DEBUG or not databases or (settings.TUMEN_CONSENT_SENDER and settings.TUMEN_NOTIFY_SENDER):
         return []
     gateways = PluginConfig.objects.filter(plugin_id__in=[plugin.id for plugin in register.of_kind("sms")], enabled=True)
     try:

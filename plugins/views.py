@@ -79,6 +79,8 @@ def status_callback(request, tracking_code):
                 return error_response(409, "replayed", _("This request was already received."))
             locked = Submission.objects.select_for_update(of=("self",)).get(pk=submission.pk)
             event = repeated_report(locked, agency_code, update)
+            if event is None and not may_report(locked, agency_code):  # another report came first
+                return error_response(404, "submission_not_found", _("No application of this agency has this tracking code."))
             if event is None:
                 submission = apply_status(
                     submission, update.status, agency_code=agency_code, actor=f"agency:{agency_code}", message=update.message
