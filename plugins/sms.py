@@ -54,8 +54,8 @@ def check_gateway(app_configs=None, databases=None, **kwargs):
         return []
     return [
         checks.Warning(
-            "No SMS gateway is configured and TUMEN_CONSENT_SENDER / TUMEN_NOTIFY_SENDER are empty: operators cannot "
-            "text consent codes and citizens get no status messages (the log-only sender works only with DEBUG on).",
+            "No SMS gateway is configured and TUMEN_CONSENT_SENDER or TUMEN_NOTIFY_SENDER is empty: operators cannot "
+            "text consent codes, or citizens get no status messages (the log-only sender works only with DEBUG on).",
             hint="Add an 'sms_http' plugin configuration for all agencies in the admin (Delivery → Plugin "
             "configurations), or name a sender class in those settings.",
             id="plugins.W001",
