@@ -9,11 +9,14 @@ class FormBuilderConfig(AppConfig):
     verbose_name = _("Forms and submissions")
 
     def ready(self):
+        from django.core import checks
         from django.core.signals import setting_changed
         from wagtail.signals import published
 
         from .models import FormDefinition
         from .signals import freeze_published_form, reset_private_storage
+        from .sms import check_senders
 
         published.connect(freeze_published_form, sender=FormDefinition, dispatch_uid="tumen_freeze_form")
         setting_changed.connect(reset_private_storage, dispatch_uid="tumen_private_storage")
+        checks.register(check_senders)

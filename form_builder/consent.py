@@ -1,56 +1,42 @@
 """The citizen's consent when a soum operator applies on their behalf.
 
-Either the citizen reads back a one-time code sent to their phone (a pluggable sender:
-``TUMEN_CONSENT_SENDER``, a dotted path to a class with ``send(phone, text)``), or the operator
-records an in-person confirmation with a reason. The proof is stored with the submission.
+Either the citizen reads back a one-time code sent to their phone (``form_builder.sms``: the SMS
+gateway configured in the admin, else ``TUMEN_CONSENT_SENDER``, a dotted path to a class with
+``send(phone, text)``), or the operator records an in-person confirmation with a reason. The
+proof is stored with the submission.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-import logging
 import secrets
 
-from django.conf import settings
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-logger = logging.getLogger(__name__)
+from . import sms
+
+# The senders' old home: settings written for earlier releases name them here.
+ConsoleSender, MemorySender = sms.ConsoleSender, sms.MemorySender
 CODE_TTL = datetime.timedelta(minutes=10)
 MAX_TRIES = 5
-
-
-class ConsoleSender:
-    """Development sender: writes the text to the log instead of sending an SMS."""
-
-    def send(self, phone: str, text: str):
-        logger.warning("consent SMS to %s: %s", phone, text)
-
-
-class MemorySender:
-    """Test sender: keeps what it would have sent (like Django's locmem e-mail backend)."""
-
-    outbox: list[tuple[str, str]] = []
-
-    def send(self, phone: str, text: str):
-        MemorySender.outbox.append((phone, text))
-
-
-def sender():
-    return import_string(getattr(settings, "TUMEN_CONSENT_SENDER", "form_builder.consent.ConsoleSender"))()
 
 
 def _hash(code: str) -> str:
     return hashlib.sha256(code.strip().encode()).hexdigest()
 
 
-def send_code(draft, service_title: str) -> None:
+def send_code(draft, service_title: str, *, agency=None) -> None:
+    """Text a new code to the citizen; raises ``sms.SmsNotConfigured`` or ``sms.SmsFailed``.
+
+    The code counts as sent (and replaces an earlier one) only once the SMS went out.
+    """
     code = f"{secrets.randbelow(10**6):06d}"
     phone = draft.citizen.get("phone", "")
+    text = f"Tumen: {code} - {service_title[:60]}. Ene kodyg operatort helne uu / tell this code to the operator."
+    sms.send(phone, text, agency=agency, setting="TUMEN_CONSENT_SENDER", purpose="consent")
     draft.consent = {"code_hash": _hash(code), "expires": (timezone.now() + CODE_TTL).isoformat(), "tries": 0, "phone": phone}
     draft.save(update_fields=["consent", "updated_at"])
-    sender().send(phone, f"Tumen: {code} - {service_title[:60]}. Ene kodyg operatort helne uu / tell this code to the operator.")
 
 
 def check_code(draft, code: str) -> dict | None:

@@ -8,6 +8,9 @@
 - ``submission_received`` (sender ``Submission``; ``submission``, ``outbox_event``): sent *inside*
   the transaction that stores the submission, so rows a receiver writes (deliveries) commit or
   roll back with it.
+- ``sms_requested`` (sender None; ``phone``, ``text``, ``agency``, ``purpose``): a text message for
+  a citizen (``form_builder.sms.send``). A receiver that sent it returns True (the plugins app's
+  SMS gateway); one that fails raises. When no receiver sends it, the configured sender does.
 """
 
 from django.dispatch import Signal
@@ -21,6 +24,7 @@ stage_started = Signal()
 # ``submission_ids``. A receiver blanks the personal data it keeps about them and returns its
 # counts per model, ``{"app_label.Model": number}``, for the audit log.
 personal_data_purged = Signal()
+sms_requested = Signal()
 
 """Publishing a form definition freezes a new version (only when the form really changed)."""
 

@@ -27,6 +27,7 @@ from . import ratelimit
 from .api import find_submission
 from .display import answer_rows
 from .models import Draft, Source, Submission, normalize_tracking_code
+from .sms import SmsFailed, SmsNotConfigured
 from .spec import FormSpec, localized
 from .submissions import (
     AlreadySubmitted,
@@ -332,8 +333,14 @@ def review(request, code):
 
         profile = validate_operator(request, draft)
         if request.method == "POST" and request.POST.get("action") == "send_code":
-            consent_codes.send_code(draft, service.title)
-            messages.success(request, _("A confirmation code was sent to the citizen's phone."))
+            try:
+                consent_codes.send_code(draft, service.title, agency=service.agency)
+            except SmsNotConfigured:
+                messages.error(request, _("SMS is not configured on this site, so no code was sent. Record the citizen's in-person confirmation instead."))
+            except SmsFailed:
+                messages.error(request, _("The code could not be sent: the SMS service did not accept it. Try again, or record the citizen's in-person confirmation."))
+            else:
+                messages.success(request, _("A confirmation code was sent to the citizen's phone."))
             return redirect("form_review", code=service.code)
     if request.method == "POST" and not errors and operator_mode:
         proof, consent_message = consent_proof(request, draft)

@@ -9,15 +9,26 @@ class PluginsConfig(AppConfig):
     verbose_name = _("Plugins and delivery")
 
     def ready(self):
-        from form_builder.signals import personal_data_purged, stage_started, submission_checking, submission_received
+        from django.core import checks
+
+        from form_builder.signals import (
+            personal_data_purged,
+            sms_requested,
+            stage_started,
+            submission_checking,
+            submission_received,
+        )
 
         from . import contrib  # noqa: F401  (registers the built-in plugins)
         from .checks import run_pre_submit_checks
         from .delivery import forget_personal_data, plan_deliveries
         from .registry import register
+        from .sms import check_gateway, send_through_gateway
 
         register.discover()
         submission_received.connect(plan_deliveries, dispatch_uid="tumen_plan_deliveries")
         stage_started.connect(plan_deliveries, dispatch_uid="tumen_plan_stage_deliveries")
         submission_checking.connect(run_pre_submit_checks, dispatch_uid="tumen_pre_submit_checks")
         personal_data_purged.connect(forget_personal_data, dispatch_uid="tumen_forget_delivery_data")
+        sms_requested.connect(send_through_gateway, dispatch_uid="tumen_sms_gateway")
+        checks.register(check_gateway, checks.Tags.database)

@@ -17,6 +17,9 @@ Kinds:
   before a submission is stored; returns a :class:`Verdict`.
 - :class:`StatusCallbackPlugin`: reads an agency's status callback body into a
   :class:`StatusUpdate` (the endpoint has already checked the agency's signature).
+- :class:`SmsPlugin`: sends one text message to a citizen's phone (the operator-mode consent code,
+  status changes) through a gateway; raise :class:`SmsError` when the gateway does not take it.
+  Configured nationally (no agency) or per agency (``plugins.sms``).
 """
 
 from __future__ import annotations
@@ -151,4 +154,21 @@ class StatusCallbackPlugin(Plugin):
         raise NotImplementedError
 
 
-KINDS = {cls.kind: cls for cls in (DeliveryPlugin, PreSubmitPlugin, StatusCallbackPlugin)}
+class SmsError(Exception):
+    """The SMS gateway did not take the message. Its text is logged and shown to staff, so it must
+    never contain the phone number or the message (which may hold a consent code)."""
+
+
+class SmsPlugin(Plugin):
+    kind = "sms"
+
+    def send(self, phone: str, text: str, options: dict, *, agency=None) -> None:
+        """Send ``text`` to ``phone`` (E.164, e.g. ``+97688112233``) or raise :class:`SmsError`.
+
+        Called in a web request (an operator waiting for the code), so keep it short: use
+        ``plugins.http.request`` with the plugin's timeout.
+        """
+        raise NotImplementedError
+
+
+KINDS = {cls.kind: cls for cls in (DeliveryPlugin, PreSubmitPlugin, StatusCallbackPlugin, SmsPlugin)}

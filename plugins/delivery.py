@@ -33,6 +33,7 @@ import os
 import random
 import socket
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -181,7 +182,7 @@ def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **
         outbox_event.processed_at = now
         outbox_event.save(update_fields=["processed_at"])
     if deliveries:
-        transaction.on_commit(wake)
+        transaction.on_commit(wake_after_commit)
     return deliveries
 
 
@@ -204,6 +205,19 @@ def wake(run_after: datetime.datetime | None = None):
     result = task.enqueue()
     ensure_sweeper()
     return result
+
+
+def wake_after_commit(run_after: datetime.datetime | None = None):
+    """:func:`wake` for ``on_commit``: what it reports is committed already (the citizen has their
+    tracking code), so a task queue that cannot be reached is logged, not raised. The deliveries
+    are safe in their table: the sweep wakes a drain for them (issue 13, finding 7)."""
+    try:
+        wake(run_after)
+    except Exception as error:
+        logger.warning(
+            "could not wake a delivery worker (%s: %s); the sweep will pick the due deliveries up",
+            type(error).__name__, str(error)[:200],
+        )  # fmt: skip
 
 
 def _queue_in_database() -> bool:
@@ -391,7 +405,10 @@ def attempt_claimed(delivery: Delivery, token: str, *, worker: str = "", submiss
     except HTTPFailure as failure:
         error = str(failure)
     except Exception as failure:  # a plugin's bug must not lose the submission: retry, and log it
-        logger.exception("delivery plugin %s crashed", delivery.plugin_id)
+        # Where it crashed, not what it said: an exception's text may quote the answers (the
+        # full text is kept in the attempt log, which only staff read).
+        where = "".join(traceback.format_list(traceback.extract_tb(failure.__traceback__)))
+        logger.error("delivery plugin %s crashed with %s\n%s", delivery.plugin_id, type(failure).__name__, where)
         error = f"{type(failure).__name__}: {failure}"
     duration_ms = int((time.monotonic() - started) * 1000)
     return _record(delivery, token, number, started_at, duration_ms, status_code, error, retryable, worker)
@@ -416,7 +433,7 @@ def _record(delivery, token, number, started_at, duration_ms, status_code, error
         next_at = now + datetime.timedelta(seconds=backoff_seconds(number))
         if retryable and next_at < window_end:
             mine.update(state=Delivery.State.RETRYING, next_attempt_at=next_at, **fields)
-            transaction.on_commit(lambda: wake(run_after=next_at))
+            transaction.on_commit(lambda: wake_after_commit(run_after=next_at))
             if number == settings.TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS:
                 alert(delivery, error, dead=False)
             return "retrying"
@@ -479,7 +496,7 @@ def replay(delivery: Delivery) -> bool:
                 lease_token="", leased_by="")  # fmt: skip
     )
     if updated:
-        transaction.on_commit(wake)
+        transaction.on_commit(wake_after_commit)
     return bool(updated)
 
 

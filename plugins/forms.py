@@ -27,6 +27,7 @@ KIND_LABELS = {
     "delivery": _("Delivery"),
     "pre_submit": _("Pre-submit check"),
     "status_callback": _("Status callback"),
+    "sms": _("SMS gateway"),
 }
 
 

@@ -6,6 +6,11 @@ its secret (5-minute replay window). The agency must be the one handling the sub
 stage. The body is read by the agency's status-callback plugin (default ``tumen_status``:
 ``{"status", "message"}``); ``completed`` of a non-final stage starts the next stage
 (``form_builder.stages``), ``rejected`` ends the flow and its message is shown to the citizen.
+
+Retries are safe: a report with the same status and message as the agency's last one, when nothing
+but Tumen's own steps came after it, is answered 200 with the event already recorded, not
+recorded twice (an agency retries when it did not get the answer). What runs after the commit (the
+citizen's SMS) never fails the callback.
 """
 
 from django.db import IntegrityError, transaction
@@ -16,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from form_builder.api import error_response
-from form_builder.models import Status, Submission, normalize_tracking_code
+from form_builder.models import Status, Submission, SubmissionEvent, normalize_tracking_code
 from form_builder.stages import StatusRefused, apply_status, may_report
 from search.views import api_language
 
@@ -51,12 +56,17 @@ def status_callback(request, tracking_code):
     ):
         return denied
     submission = Submission.objects.filter(tracking_code=code).select_related("agency").first()
-    if submission is None or not may_report(submission, credential.agency.code):
+    agency_code = credential.agency.code
+    if submission is None:
         return error_response(404, "submission_not_found", _("No application of this agency has this tracking code."))
     plugin, options = _callback_plugin(credential.agency)
     try:
         update = plugin.parse(body, request.headers, options)
     except (ValueError, UnicodeDecodeError, RecursionError, TypeError, AttributeError):
+        update = None
+    if not may_report(submission, agency_code) and (update is None or repeated_report(submission, agency_code, update) is None):
+        return error_response(404, "submission_not_found", _("No application of this agency has this tracking code."))
+    if update is None:
         return error_response(400, "invalid_body", _('Send {"status": "...", "message": "..."}.'))
     if update.status not in Status.values or update.status == Status.STAGE_COMPLETED:
         return error_response(400, "invalid_status", _("Unknown status. Use one of: %(statuses)s."), statuses=", ".join(REPORTABLE))
@@ -67,14 +77,30 @@ def status_callback(request, tracking_code):
                     SeenCallback.objects.create(signature=request.headers.get("X-Tumen-Signature", "")[:100])
             except IntegrityError:
                 return error_response(409, "replayed", _("This request was already received."))
-            submission = apply_status(
-                submission, update.status, agency_code=credential.agency.code,
-                actor=f"agency:{credential.agency.code}", message=update.message,
-            )  # fmt: skip
+            locked = Submission.objects.select_for_update(of=("self",)).get(pk=submission.pk)
+            event = repeated_report(locked, agency_code, update)
+            if event is None and not may_report(locked, agency_code):  # another report came first
+                return error_response(404, "submission_not_found", _("No application of this agency has this tracking code."))
+            if event is None:
+                submission = apply_status(
+                    submission, update.status, agency_code=agency_code, actor=f"agency:{agency_code}", message=update.message
+                )
+                event = submission.events.order_by("-created_at", "-pk").first()
+            else:
+                submission = locked
             AgencyCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
     except StatusRefused as refused:
         return error_response(409, refused.code, refused.message)
-    event = submission.events.order_by("-created_at", "-pk").first()
     return JsonResponse(
         {"tracking_code": submission.tracking_code, "status": submission.status, "stage": submission.stage, "at": event.created_at.isoformat()}
     )
+
+
+def repeated_report(submission, agency_code: str, update) -> SubmissionEvent | None:
+    """The event an identical earlier report of this agency recorded, if it is still the last
+    report (only Tumen's own steps since, such as the next stage starting); else None."""
+    last = submission.events.exclude(actor="tumen").order_by("-created_at", "-pk").first()
+    if last is None or last.actor != f"agency:{agency_code}" or last.message != (update.message or ""):
+        return None
+    same = last.status == update.status or (update.status == Status.COMPLETED and last.status == Status.STAGE_COMPLETED)
+    return last if same else None

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from cms.env import env_bool, env_int, env_list, env_str
+from cms.env import email_settings, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PROJECT_DIR = BASE_DIR / "cms"
@@ -158,6 +158,24 @@ WAGTAIL_SITE_NAME = "Tumen"
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "xlsx"]
 
+# --- E-mail -------------------------------------------------------------------
+# SMTP from EMAIL_URL (smtp://user:pass@host:587/?tls=true; submission://, smtps://) or from
+# EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL;
+# EMAIL_TIMEOUT (10 s), DEFAULT_FROM_EMAIL and SERVER_EMAIL. See cms.env.email_settings.
+try:
+    _email = email_settings()
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL = _email["DEFAULT_FROM_EMAIL"]
+SERVER_EMAIL = _email["SERVER_EMAIL"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -170,6 +188,10 @@ LOGGING = {
         # Wagtail logs every page action at INFO; the audit log keeps them in the database.
         "wagtail": {"level": env_str("WAGTAIL_LOG_LEVEL", "WARNING")},
         "elastic_transport": {"level": "WARNING"},
+        # The development SMS sender writes messages (with consent codes) at DEBUG level, shown
+        # here; it refuses to run without DEBUG, so production logs never get them. INFO and
+        # above of this logger carry no personal data (masked numbers only).
+        "form_builder.sms": {"level": "DEBUG"},
     },
 }
 
@@ -216,9 +238,11 @@ TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMP
 # Plain http (to loopback only) for development and tests; production needs https.
 TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
 
-# Operator mode: how the citizen's confirmation code reaches their phone (a class with
-# send(phone, text)); the default writes it to the log (development).
-TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "form_builder.consent.ConsoleSender")
-# Citizens hear about status changes by SMS through this sender (same shape; log by default).
-TUMEN_NOTIFY_SENDER = env_str("TUMEN_NOTIFY_SENDER", "form_builder.consent.ConsoleSender")
+# SMS to citizens (form_builder.sms): the SMS gateway plugin configured in the admin sends them.
+# Without one, these name a sender class with send(phone, text): the operator-mode consent code,
+# and status changes. Empty (the default) with no gateway: a DEBUG site writes them to its log at
+# DEBUG level; a production site sends nothing and says so (system checks form_builder.W001 and
+# plugins.W001).
+TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "")
+TUMEN_NOTIFY_SENDER = env_str("TUMEN_NOTIFY_SENDER", "")
 LOGIN_URL = "wagtailadmin_login"
