@@ -13,6 +13,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from service_pages.governance import deciding_agency_code
+
 from .models import Status, Submission
 from .signals import stage_started
 
@@ -35,7 +37,7 @@ def stage_agencies_for(service) -> list[str]:
 
 def may_report(submission: Submission, agency_code: str) -> bool:
     """Only the agency handling the current stage reports on it (one stage: the service's agency)."""
-    return agency_code == submission.current_stage_agency_code
+    return agency_code == deciding_agency_code(submission)
 
 
 @transaction.atomic

@@ -29,7 +29,14 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from service_pages.governance import agency_codes_for, filter_by_agency, may_work_on
+from service_pages.governance import (
+    agency_codes_for,
+    filter_by_agency,
+    filter_submissions,
+    may_decide,
+    may_see_submission,
+    may_work_on,
+)
 from service_pages.models import Agency
 
 from .display import answer_rows
@@ -104,7 +111,7 @@ def _may_see_form(user, pk):
 
 def _may_see_submission(user, pk):
     submission = Submission.objects.filter(pk=pk).select_related("agency").first()
-    return submission is None or may_work_on(user, submission.agency)
+    return submission is None or may_see_submission(user, submission)
 
 
 class FormEditView(InstancePermissionMixin, snippet_views.EditView):
@@ -148,8 +155,9 @@ class SubmissionFilterSet(WagtailFilterSet):
 
 
 class SubmissionPermissionPolicy(AgencyScopedPolicy):
-    """Submissions are made by citizens, never created, copied or deleted in the admin; staff see
-    their own agency's only."""
+    """Submissions are made by citizens, never created, copied or deleted in the admin. Staff see
+    the applications of their agency (and of each stage it has reached) and change the status only
+    for the current stage's agency (``service_pages.governance``)."""
 
     def user_has_permission(self, user, action):
         if action in ("add", "delete", "copy"):
@@ -158,6 +166,16 @@ class SubmissionPermissionPolicy(AgencyScopedPolicy):
 
     def user_has_any_permission(self, user, actions):
         return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        if not self.user_has_permission(user, action):
+            return False
+        return may_decide(user, instance) if action == "change" else may_see_submission(user, instance)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        if not self.user_has_any_permission(user, actions):
+            return self.model._default_manager.none()
+        return filter_submissions(self.model._default_manager.all(), user)
 
 
 register_permission_policy(Submission, SubmissionPermissionPolicy(Submission))
@@ -178,7 +196,17 @@ class SubmissionInspectView(InspectView):
 
 
 class SubmissionStatusView(EditView):
-    """Editing a submission means changing its status; each change goes on the timeline."""
+    """Editing a submission means changing its status; each change goes on the timeline.
+
+    Only the current stage's agency decides: an agency that handled an earlier stage still sees
+    the application (inspect) but may not record a decision for the next agency's stage.
+    """
+
+    def get_object(self, queryset=None):
+        submission = super().get_object(queryset)
+        if not may_decide(self.request.user, submission):
+            raise PermissionDenied
+        return submission
 
     def save_instance(self):
         from .stages import StatusRefused, apply_status
@@ -198,7 +226,7 @@ class SubmissionStatusView(EditView):
 class SubmissionIndexView(IndexView):
     def get_base_queryset(self):
         queryset = super().get_base_queryset().select_related("agency", "form_version__definition")
-        return filter_by_agency(queryset, self.request.user)
+        return filter_submissions(queryset, self.request.user)
 
 
 class SubmissionViewSet(ModelViewSet):
@@ -250,7 +278,7 @@ def download_file(request, file_id):
     ):
         raise Http404
     stored = get_object_or_404(StoredFile.objects.select_related("submission__agency"), pk=file_id, submission__isnull=False)
-    if not may_work_on(request.user, stored.submission.agency):
+    if not may_see_submission(request.user, stored.submission):
         raise Http404
     response = FileResponse(stored.file.open("rb"), as_attachment=True, filename=stored.name, content_type=stored.content_type)
     response["X-Content-Type-Options"] = "nosniff"

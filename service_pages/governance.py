@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from wagtail.models import GroupApprovalTask, GroupPagePermission, Workflow, WorkflowPage, WorkflowTask
 
 from .models import AgencyPage, CatalogIndexPage
@@ -174,6 +174,21 @@ def agency_codes_for(user) -> set[str] | None:
     return {name.rsplit(" ", 1)[0] for name in names if name.endswith((" editors", " moderators"))}
 
 
+# -- the agency-rights policy ----------------------------------------------------------------------
+#
+# Every admin path that decides "may this user see or act on this record?" asks one of the
+# functions below, and nothing else:
+#
+# - a record with an agency (a form, a service, a single-stage application) belongs to that agency;
+# - a multi-stage application belongs to the service's agency and to the agency of each stage it
+#   has reached (so the agency of stage 2 sees it from stage 2 on, and the agency of stage 1 keeps
+#   seeing what it worked on);
+# - only the agency of the *current* stage records a decision on it (``may_decide``), in the
+#   admin as through the signed status callback.
+#
+# Superusers and the national catalog team see and act on everything.
+
+
 def filter_by_agency(queryset, user, field="agency"):
     """Only the rows of the user's agencies (rows of no agency belong to the national team)."""
     codes = agency_codes_for(user)
@@ -185,3 +200,40 @@ def filter_by_agency(queryset, user, field="agency"):
 def may_work_on(user, agency) -> bool:
     codes = agency_codes_for(user)
     return codes is None or (agency is not None and agency.code in codes)
+
+
+def submission_agency_codes(submission) -> set[str]:
+    """The agencies an application belongs to: the service's, and each stage's it has reached."""
+    codes = set((submission.stage_agencies or [])[: max(submission.stage, 1)])
+    if submission.agency_id is not None:
+        codes.add(submission.agency.code)
+    return codes
+
+
+def deciding_agency_code(submission) -> str:
+    """The one agency that records decisions on an application now: its current stage's."""
+    return submission.current_stage_agency_code
+
+
+def filter_submissions(queryset, user):
+    """The applications ``user`` may see (``submission_agency_codes`` as a query)."""
+    codes = agency_codes_for(user)
+    if codes is None:
+        return queryset
+    visible = Q(agency__code__in=codes)
+    # Stage ``n`` (1-based) is ``stage_agencies[n - 1]``: seen from the moment the stage starts.
+    deepest = queryset.model._default_manager.aggregate(deepest=Max("stage"))["deepest"] or 1
+    for index in range(deepest):
+        visible |= Q(**{f"stage_agencies__{index}__in": codes}, stage__gt=index)
+    return queryset.filter(visible)
+
+
+def may_see_submission(user, submission) -> bool:
+    codes = agency_codes_for(user)
+    return codes is None or bool(codes & submission_agency_codes(submission))
+
+
+def may_decide(user, submission) -> bool:
+    """Whether ``user`` may change the application's status (only for the current stage's agency)."""
+    codes = agency_codes_for(user)
+    return codes is None or deciding_agency_code(submission) in codes

@@ -1,0 +1,106 @@
+"""Issue #13, findings 1, 2, 6 and 10: every path that checks agency rights reads one policy
+(``service_pages.governance``): the service's agency, and for a multi-stage application each
+stage's agency for its own stage. Each test is written from both sides: the agency that may,
+and the one that may not."""
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from form_builder.models import Status, Submission
+from service_pages.models import Agency, AgencyPage, ServicePage
+from tests.test_forms import PDF, agency_member, answers, multipart, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def exported_codes(client):
+    response = client.get("/admin/submissions/?export=csv")
+    if response.status_code != 200:
+        return set()
+    rows = csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    return {row[0] for row in rows}
+
+
+# -- finding 1: multi-stage applications ---------------------------------------------------------
+
+
+@pytest.fixture
+def two_stage(demo_catalog, settings, tmp_path):
+    """An application to a two-stage service, moved on to stage 2 (the second agency's)."""
+    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    with_pages = set(AgencyPage.objects.values_list("agency__code", flat=True))
+    service = next(
+        page
+        for page in ServicePage.objects.live().canonical().filter(stages=2, channel_online=True).order_by("code")
+        if all(code.strip() in with_pages for code in page.stage_agencies.split("|"))
+        and page.stage_agencies.split("|")[0].strip() == page.agency.code
+    )
+    first, second = (Agency.objects.get(code=code.strip()) for code in service.stage_agencies.split("|"))
+    code = multipart(Client(), service.code, answers(), attachment=upload("a.pdf", PDF)).json()["tracking_code"]
+    submission = Submission.objects.get(tracking_code=code)
+    admin = logged_in(agency_member("first-moderator", first))
+    assert admin.post(f"/admin/submissions/edit/{submission.pk}/", {"status": "completed"}).status_code == 302
+    submission.refresh_from_db()
+    assert submission.stage == 2 and submission.current_stage_agency_code == second.code
+    return submission, first, second
+
+
+def test_the_first_agency_cannot_decide_the_second_agencys_stage(two_stage):
+    submission, first, _second = two_stage
+    moderator = logged_in(agency_member("first-again", first))
+    events = submission.events.count()
+    response = moderator.post(f"/admin/submissions/edit/{submission.pk}/", {"status": "approved"})
+    refused = response.status_code in (403, 404) or (response.status_code == 302 and response.url == "/admin/")
+    assert refused, "Wagtail's permission-denied answer (a redirect to the dashboard), not the listing"
+    submission.refresh_from_db()
+    assert submission.status == Status.IN_PROGRESS and submission.events.count() == events, "nothing recorded"
+    # It took part in stage 1: it still sees the application, read only.
+    assert moderator.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 200
+    assert submission.tracking_code in moderator.get("/admin/submissions/").content.decode()
+
+
+def test_the_second_agency_sees_the_application_and_its_files_and_decides(two_stage):
+    submission, _first, second = two_stage
+    moderator = logged_in(agency_member("second-moderator", second))
+    assert submission.tracking_code in moderator.get("/admin/submissions/").content.decode()
+    assert submission.tracking_code in exported_codes(moderator)
+    inspect = moderator.get(f"/admin/submissions/inspect/{submission.pk}/")
+    assert inspect.status_code == 200 and "a.pdf" in inspect.content.decode()
+    download = moderator.get(reverse("form_builder_download_file", args=[submission.files.get().pk]))
+    assert download.status_code == 200 and b"".join(download.streaming_content) == PDF
+    response = moderator.post(f"/admin/submissions/edit/{submission.pk}/", {"status": "approved"})
+    assert response.status_code == 302
+    submission.refresh_from_db()
+    assert submission.status == Status.APPROVED
+    assert submission.events.last().agency_code == second.code
+
+
+def test_an_agency_of_a_later_stage_sees_nothing_before_its_stage(two_stage):
+    submission, _first, second = two_stage
+    Submission.objects.filter(pk=submission.pk).update(stage=1)
+    moderator = logged_in(agency_member("too-early", second))
+    assert submission.tracking_code not in moderator.get("/admin/submissions/").content.decode()
+    assert moderator.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 404
+    assert moderator.get(reverse("form_builder_download_file", args=[submission.files.get().pk])).status_code == 404
+    assert moderator.post(f"/admin/submissions/edit/{submission.pk}/", {"status": "approved"}).status_code == 404
+
+
+def test_an_unrelated_agency_sees_nothing_of_a_multi_stage_application(two_stage):
+    submission, first, second = two_stage
+    other = Agency.objects.filter(pages__isnull=False).exclude(pk__in=[first.pk, second.pk]).first()
+    outsider = logged_in(agency_member("outsider", other))
+    assert submission.tracking_code not in outsider.get("/admin/submissions/").content.decode()
+    assert submission.tracking_code not in exported_codes(outsider)
+    assert outsider.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 404
+    assert outsider.get(reverse("form_builder_download_file", args=[submission.files.get().pk])).status_code == 404
+    assert outsider.post(f"/admin/submissions/edit/{submission.pk}/", {"status": "approved"}).status_code == 404
