@@ -31,6 +31,7 @@ from .models import AgencyPage, CatalogIndexPage
 NATIONAL_TEAM = "National catalog team"
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "lock_page", "unlock_page")
 MODERATOR_PAGE_PERMISSIONS = (*EDITOR_PAGE_PERMISSIONS, "publish_page")
+SUBMISSION_ACTIONS = ("view", "change", "add", "delete")
 ADMIN_PERMISSIONS = ("wagtailadmin.access_admin", "simple_translation.submit_translation")
 
 
@@ -87,10 +88,11 @@ def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
         _grant_pages(editors, page, EDITOR_PAGE_PERMISSIONS)
         _grant_pages(moderators, page, MODERATOR_PAGE_PERMISSIONS)
         WorkflowPage.objects.update_or_create(page=page, defaults={"workflow": workflow})
-    # Their agency's application forms (per-form rights: form_builder's permission policy) and
-    # submissions (scoped to the agency in the admin).
+    # Their agency's application forms (per-form rights: form_builder's permission policy). Only
+    # moderators read citizens' applications (scoped to the agency in the admin): content editors
+    # build pages and forms and never see personal data. Taken away again from groups made before.
     editors.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change")))
-    editors.permissions.add(*_model_permissions("form_builder", "submission", ("view",)))
+    editors.permissions.remove(*_model_permissions("form_builder", "submission", SUBMISSION_ACTIONS))
     moderators.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change", "publish")))
     moderators.permissions.add(*_model_permissions("form_builder", "submission", ("view", "change")))
     return AgencyGroups(editors=editors, moderators=moderators, workflow=workflow)

@@ -104,3 +104,67 @@ def test_an_unrelated_agency_sees_nothing_of_a_multi_stage_application(two_stage
     assert outsider.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 404
     assert outsider.get(reverse("form_builder_download_file", args=[submission.files.get().pk])).status_code == 404
     assert outsider.post(f"/admin/submissions/edit/{submission.pk}/", {"status": "approved"}).status_code == 404
+
+
+# -- finding 6: content editors do not read citizen data ----------------------------------------
+
+
+@pytest.fixture
+def application(demo_catalog, settings, tmp_path):
+    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    service = ServicePage.objects.live().canonical().filter(channel_online=True, stages=1).order_by("code").first()
+    code = multipart(Client(), service.code, answers(), attachment=upload("a.pdf", PDF)).json()["tracking_code"]
+    return Submission.objects.get(tracking_code=code)
+
+
+def assert_reads_no_citizen_data(client, submission):
+    listing = client.get("/admin/submissions/")
+    assert listing.status_code in (302, 403, 404) and submission.tracking_code not in listing.content.decode()
+    assert submission.tracking_code not in exported_codes(client)
+    assert client.get(f"/admin/submissions/inspect/{submission.pk}/").status_code in (302, 403, 404)
+    inspect = client.get(f"/admin/submissions/inspect/{submission.pk}/", follow=True)
+    assert "register_number" not in inspect.content.decode()
+    assert client.get(reverse("form_builder_download_file", args=[submission.files.get().pk])).status_code == 404
+
+
+def test_an_agency_editor_reads_no_submissions(application):
+    editor = logged_in(agency_member("content-editor", application.agency, role="editors"))
+    assert_reads_no_citizen_data(editor, application)
+    moderator = logged_in(agency_member("moderator", application.agency))
+    assert application.tracking_code in moderator.get("/admin/submissions/").content.decode()
+    assert application.tracking_code in exported_codes(moderator)
+    assert moderator.get(f"/admin/submissions/inspect/{application.pk}/").status_code == 200
+    assert moderator.get(reverse("form_builder_download_file", args=[application.files.get().pk])).status_code == 200
+
+
+def give_editors_the_old_rights():
+    """An existing database: editors' groups as ``create_agency_groups`` made them before the fix."""
+    from django.contrib.auth.models import Group, Permission
+
+    view = Permission.objects.get(content_type__app_label="form_builder", codename="view_submission")
+    for group in Group.objects.filter(name__endswith=" editors"):
+        group.permissions.add(view)
+
+
+def test_running_create_agency_groups_again_takes_the_right_from_existing_editors(application):
+    from django.core.management import call_command
+
+    editor = agency_member("old-editor", application.agency, role="editors")
+    give_editors_the_old_rights()
+    assert editor.has_perm("form_builder.view_submission")
+    call_command("create_agency_groups", stdout=io.StringIO())
+    assert_reads_no_citizen_data(logged_in(editor), application)
+
+
+def test_the_migration_takes_the_right_from_existing_editors(application):
+    import importlib
+
+    from django.apps import apps
+
+    editor = agency_member("old-editor", application.agency, role="editors")
+    give_editors_the_old_rights()
+    migration = importlib.import_module("service_pages.migrations.0100_editors_read_no_submissions")
+    migration.editors_read_no_submissions(apps, None)
+    assert_reads_no_citizen_data(logged_in(editor), application)
+    moderator = agency_member("moderator", application.agency)
+    assert moderator.has_perm("form_builder.view_submission") and moderator.has_perm("form_builder.change_submission")
