@@ -26,6 +26,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views import chooser as snippet_chooser_views
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
@@ -118,6 +119,44 @@ class FormEditView(InstancePermissionMixin, snippet_views.EditView):
     pass
 
 
+def choosable_forms(user):
+    """The forms ``user`` may attach to a service: their agency's and the national ones."""
+    return filter_by_agency(FormDefinition.objects.all(), user, national=True)
+
+
+class ChoosableFormsMixin:
+    def get_object_list(self):
+        return choosable_forms(self.request.user)
+
+
+class FormChooseView(ChoosableFormsMixin, snippet_chooser_views.ChooseView):
+    pass
+
+
+class FormChooseResultsView(ChoosableFormsMixin, snippet_chooser_views.ChooseResultsView):
+    pass
+
+
+class FormChosenView(snippet_chooser_views.SnippetChosenView):
+    def get_object(self, pk):
+        return choosable_forms(self.request.user).get(pk=pk)
+
+
+class FormChosenMultipleView(snippet_chooser_views.SnippetChosenMultipleView):
+    def get_objects(self, pks):
+        return choosable_forms(self.request.user).filter(pk__in=pks)
+
+
+class FormChooserViewSet(snippet_chooser_views.SnippetChooserViewSet):
+    """The form chooser (a service's or category's form) lists no other agency's forms, and
+    ``chosen/<pk>/`` answers 404 for them."""
+
+    choose_view_class = FormChooseView
+    choose_results_view_class = FormChooseResultsView
+    chosen_view_class = FormChosenView
+    chosen_multiple_view_class = FormChosenMultipleView
+
+
 class FormDeleteView(InstancePermissionMixin, snippet_views.DeleteView):
     pass
 
@@ -130,6 +169,7 @@ class FormDefinitionViewSet(SnippetViewSet):
     add_to_admin_menu = True
     edit_view_class = FormEditView
     delete_view_class = FormDeleteView
+    chooser_viewset_class = FormChooserViewSet
     list_display = ["name", "slug", "agency", "is_default", "live", "updated_at"]
     search_fields = ["name", "slug"]
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import CharField, Max, Q
+from django.db.models.functions import Cast
 from wagtail.models import GroupApprovalTask, GroupPagePermission, Workflow, WorkflowPage, WorkflowTask
 
 from .models import AgencyPage, CatalogIndexPage
@@ -131,7 +133,6 @@ FORM_REVIEW = "Application forms review"
 def sync_form_review() -> Workflow:
     """One review workflow for every application form: each agency's moderators approve their
     agency's forms (``AgencyApprovalTask``), the national team the national ones."""
-    from django.contrib.contenttypes.models import ContentType
     from wagtail.models import WorkflowContentType
 
     from form_builder.models import FormDefinition
@@ -191,12 +192,36 @@ def agency_codes_for(user) -> set[str] | None:
 # Superusers and the national catalog team see and act on everything.
 
 
-def filter_by_agency(queryset, user, field="agency"):
-    """Only the rows of the user's agencies (rows of no agency belong to the national team)."""
+def filter_by_agency(queryset, user, field="agency", national=False):
+    """Only the rows of the user's agencies (rows of no agency belong to the national team).
+
+    ``national=True`` keeps the rows of no agency too: what every agency may *use* but not edit
+    (the national application forms, in the form chooser).
+    """
     codes = agency_codes_for(user)
     if codes is None:
         return queryset
-    return queryset.filter(**{f"{field}__code__in": codes})
+    rows = Q(**{f"{field}__code__in": codes})
+    if national:
+        rows |= Q(**{f"{field}__isnull": True})
+    return queryset.filter(rows)
+
+
+def filter_workflow_states(queryset, user, prefix=""):
+    """Workflow states (``prefix=""``) or task states (``prefix="workflow_state__"``) of the objects
+    ``user`` may work on: their agency's pages and forms (objects with an ``agency``), for the
+    dashboard and the workflow reports, which Wagtail otherwise fills with every agency's forms."""
+    codes = agency_codes_for(user)
+    if codes is None:
+        return queryset
+    allowed = Q(pk__in=[])
+    for content_type_id in queryset.order_by().values_list(f"{prefix}content_type", flat=True).distinct():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is None or "agency" not in {field.name for field in model._meta.get_fields()}:
+            continue
+        ids = filter_by_agency(model._default_manager.all(), user).values_list(Cast("pk", CharField()), flat=True)
+        allowed |= Q(**{f"{prefix}content_type_id": content_type_id, f"{prefix}object_id__in": ids})
+    return queryset.filter(allowed)
 
 
 def may_work_on(user, agency) -> bool:

@@ -516,6 +516,13 @@ class AgencyApprovalTask(AbstractGroupApprovalTask):
     def get_actions(self, obj, user):
         return super().get_actions(obj, user) if self._may(obj, user) else []
 
+    def get_task_states_user_can_moderate(self, user, **kwargs):
+        """What awaits this user's review (the dashboard, the reports): their agency's only."""
+        from .governance import filter_workflow_states
+
+        states = super().get_task_states_user_can_moderate(user, **kwargs)
+        return filter_workflow_states(states, user, prefix="workflow_state__")
+
     @classmethod
     def get_description(cls):
         return _("Members of the chosen groups approve or reject, each only for their own agency")

@@ -5,6 +5,7 @@ and the one that may not."""
 
 import csv
 import io
+import json
 
 import pytest
 from django.test import Client
@@ -168,3 +169,76 @@ def test_the_migration_takes_the_right_from_existing_editors(application):
     assert_reads_no_citizen_data(logged_in(editor), application)
     moderator = agency_member("moderator", application.agency)
     assert moderator.has_perm("form_builder.view_submission") and moderator.has_perm("form_builder.change_submission")
+
+
+# -- finding 10: other agencies' form names do not leak -----------------------------------------
+
+
+def modal_html(response):
+    """A chooser answers with a modal step in JSON (its text escaped) or, for results, plain HTML."""
+    if response["Content-Type"].startswith("application/json"):
+        return json.loads(response.content)["html"]
+    return response.content.decode()
+
+
+def form_in_review(agency, name, slug, editor):
+    from form_builder import defaults
+    from form_builder.models import FormDefinition
+
+    steps = [{"title": "Алхам", "fields": [{"type": "short_text", "key": "name", "label": "Нэр", "required": True}]}]
+    definition = FormDefinition.objects.create(
+        name=name, slug=slug, agency=agency, steps=defaults.stream_data(steps), live=False
+    )
+    definition.save_revision(user=editor)
+    definition.get_workflow().start(definition, editor)
+    return definition
+
+
+@pytest.fixture
+def two_agencies_forms(demo_catalog):
+    own, other = (page.agency for page in AgencyPage.objects.canonical().select_related("agency").order_by("path")[:2])
+    editor = agency_member("a-editor", own, role="editors")
+    moderator = agency_member("a-moderator", own)
+    theirs = form_in_review(other, "Б агентлагийн дотоод маягт", "b-internal", agency_member("b-editor", other, role="editors"))
+    mine = form_in_review(own, "А агентлагийн өөрийн маягт", "a-own", editor)
+    return editor, moderator, mine, theirs
+
+
+def test_the_form_chooser_lists_own_and_national_forms_only(two_agencies_forms):
+    from form_builder.defaults import GENERAL_FORM_SLUG
+    from form_builder.models import FormDefinition
+
+    editor, _moderator, mine, theirs = two_agencies_forms
+    national = FormDefinition.objects.get(slug=GENERAL_FORM_SLUG)
+    client = logged_in(editor)
+    namespace = "wagtailsnippetchoosers_form_builder_formdefinition"
+    for url in (reverse(f"{namespace}:choose"), reverse(f"{namespace}:choose_results")):
+        html = modal_html(client.get(url))
+        assert theirs.name not in html, url
+        assert mine.name in html, url
+        assert national.name in html, "national forms stay choosable"
+    assert client.get(reverse(f"{namespace}:chosen", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse(f"{namespace}:chosen", args=[mine.pk])).status_code == 200
+    assert client.get(reverse(f"{namespace}:chosen", args=[national.pk])).status_code == 200
+
+
+def test_the_dashboard_shows_no_other_agencys_form(two_agencies_forms):
+    editor, moderator, mine, theirs = two_agencies_forms
+    assert theirs.name not in logged_in(editor).get("/admin/").content.decode()
+    dashboard = logged_in(moderator).get("/admin/").content.decode()
+    assert theirs.name not in dashboard
+    assert mine.name in dashboard, "their own agency's form awaits their review"
+
+
+@pytest.mark.parametrize("report", ["workflow", "workflow_tasks"])
+def test_the_workflow_reports_show_no_other_agencys_form(two_agencies_forms, report):
+    editor, moderator, mine, theirs = two_agencies_forms
+    for user in (editor, moderator):
+        client = logged_in(user)
+        for url in (f"/admin/reports/{report}/", f"/admin/reports/{report}/results/"):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert theirs.name not in response.content.decode(), url
+            assert mine.name in response.content.decode(), url
+        export = client.get(f"/admin/reports/{report}/?export=csv")
+        assert theirs.name not in b"".join(export.streaming_content).decode("utf-8-sig")
