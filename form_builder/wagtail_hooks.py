@@ -11,10 +11,11 @@
 from functools import wraps
 
 import django_filters
+from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -115,7 +116,45 @@ def _may_see_submission(user, pk):
     return submission is None or may_see_submission(user, submission)
 
 
-class FormEditView(InstancePermissionMixin, snippet_views.EditView):
+class OwnerAgencyField(forms.ModelChoiceField):
+    """Required even when a draft is saved (Wagtail defers "required" for drafts): a draft with no
+    agency would be a national form, which only the national team makes."""
+
+    def validate(self, value):
+        if value in self.empty_values:
+            raise ValidationError(self.error_messages["required"], code="required")
+        super().validate(value)
+
+
+def limit_owner_agency(form, user):
+    """The owner agency of a form is one of the user's agencies. Another agency, or none (a
+    national form, the national team's), is refused with a form error."""
+    codes = agency_codes_for(user)
+    if codes is None or "agency" not in form.fields:
+        return form
+    form.fields["agency"] = OwnerAgencyField(
+        queryset=Agency.objects.filter(code__in=codes).order_by("name_mn"),
+        label=form.fields["agency"].label,
+        empty_label=None,
+        help_text=_("Your agency's forms only; national forms are made by the national catalog team."),
+    )
+    return form
+
+
+class OwnerAgencyMixin:
+    def get_form(self, *args, **kwargs):
+        return limit_owner_agency(super().get_form(*args, **kwargs), self.request.user)
+
+
+class FormCreateView(OwnerAgencyMixin, snippet_views.CreateView):
+    pass
+
+
+class FormCopyView(OwnerAgencyMixin, snippet_views.CopyView):
+    pass
+
+
+class FormEditView(InstancePermissionMixin, OwnerAgencyMixin, snippet_views.EditView):
     pass
 
 
@@ -167,6 +206,8 @@ class FormDefinitionViewSet(SnippetViewSet):
     menu_label = _("Application forms")
     menu_order = 210
     add_to_admin_menu = True
+    add_view_class = FormCreateView
+    copy_view_class = FormCopyView
     edit_view_class = FormEditView
     delete_view_class = FormDeleteView
     chooser_viewset_class = FormChooserViewSet

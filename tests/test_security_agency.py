@@ -242,3 +242,115 @@ def test_the_workflow_reports_show_no_other_agencys_form(two_agencies_forms, rep
             assert mine.name in response.content.decode(), url
         export = client.get(f"/admin/reports/{report}/?export=csv")
         assert theirs.name not in b"".join(export.streaming_content).decode("utf-8-sig")
+
+
+# -- finding 2: nothing is published under another agency's name ---------------------------------
+
+
+@pytest.fixture
+def sections(demo_catalog):
+    own, other = AgencyPage.objects.canonical().select_related("agency").order_by("path")[:2]
+    return own, other
+
+
+def service_post(page, **changes):
+    """The admin's page form, filled in as an editor would leave it."""
+    from wagtail.test.utils.form_data import inline_formset, nested_form_data, rich_text
+
+    data = {
+        "title": page.title, "slug": page.slug, "code": page.code, "title_en": page.title_en,
+        "summary": page.summary, "description": rich_text(page.description or "<p>Тайлбар</p>"),
+        "agency": page.agency_id, "category": page.category_id or "", "required_documents": page.required_documents,
+        "fee_mnt": page.fee_mnt, "processing_days": page.processing_days, "channel_online": "on",
+        "stages": page.stages, "stage_agencies": page.stage_agencies, "legal_basis": page.legal_basis,
+        "aimag": page.aimag_id or "", "soum": page.soum_id or "", "xyp_code": page.xyp_code, "keywords": page.keywords,
+        "accepts_applications": "on", "form_definition": "", "comments": inline_formset([]),
+    }  # fmt: skip
+    data.update(changes)
+    return nested_form_data(data)
+
+
+def test_a_new_service_takes_the_agency_of_its_section(sections):
+    own, other = sections
+    editor = logged_in(agency_member("a-editor", own.agency, role="editors"))
+    draft = ServicePage(title="Шинэ үйлчилгээ", slug="shine-uilchilgee", code="SEC-00001", agency=other.agency)
+    response = editor.post(f"/admin/pages/add/service_pages/servicepage/{own.pk}/", service_post(draft))
+    assert response.status_code == 302, response.context and response.context["form"].errors
+    page = ServicePage.objects.get(code="SEC-00001")
+    assert page.get_parent().pk == own.pk
+    assert page.get_latest_revision_as_object().agency_id == own.agency_id, "never under the other agency's name"
+
+
+def test_an_edited_service_keeps_the_agency_of_its_section(sections):
+    own, other = sections
+    moderator = logged_in(agency_member("a-moderator", own.agency))
+    page = ServicePage.objects.child_of(own).live().order_by("path").first().specific
+    response = moderator.post(f"/admin/pages/{page.pk}/edit/", service_post(page, agency=other.agency_id, **{"action-publish": "1"}))
+    assert response.status_code == 302
+    page.refresh_from_db()
+    assert page.agency_id == own.agency_id and page.get_latest_revision_as_object().agency_id == own.agency_id
+
+
+def test_every_imported_and_translated_service_has_its_sections_agency(demo_catalog):
+    """The bulk importer and translate_catalog place each page under its agency's section."""
+    mismatched = [
+        page.code
+        for page in ServicePage.objects.select_related("agency")
+        if page.get_parent().specific.agency_id != page.agency_id
+    ]
+    assert mismatched == []
+
+
+def form_create_errors(client, agency):
+    response = client.post(
+        "/admin/snippets/form_builder/formdefinition/add/",
+        {"name": "Маягт", "slug": "sec-form", "agency": agency.pk if agency else "", "steps-count": "0"},
+    )
+    assert response.status_code in (200, 302)
+    return response.context["form"].errors if response.status_code == 200 else {}
+
+
+def test_an_editor_creates_forms_for_their_own_agency_only(sections):
+    from form_builder.models import FormDefinition
+
+    own, other = sections
+    editor = logged_in(agency_member("a-editor", own.agency, role="editors"))
+    assert "agency" in form_create_errors(editor, other.agency)
+    assert "agency" in form_create_errors(editor, None), "national forms are the national team's"
+    assert "agency" not in form_create_errors(editor, own.agency)
+    assert not FormDefinition.objects.filter(slug="sec-form").exclude(agency=own.agency).exists()
+    page = editor.get("/admin/snippets/form_builder/formdefinition/add/").content.decode()
+    assert other.agency.name_mn not in page, "the choice lists only the editor's agencies"
+
+
+def test_unknown_stage_agency_codes_are_a_form_error(sections):
+    from django.core.exceptions import ValidationError
+
+    own, other = sections
+    page = ServicePage.objects.child_of(own).live().order_by("path").first().specific
+    page.stages, page.stage_agencies = 2, f"{own.agency.code} | {other.agency.code}x"
+    with pytest.raises(ValidationError) as refused:
+        page.full_clean()
+    assert f"{other.agency.code}x" in str(refused.value.message_dict["stage_agencies"])
+    page.stage_agencies = own.agency.code
+    with pytest.raises(ValidationError) as refused:
+        page.full_clean()
+    assert "stage_agencies" in refused.value.message_dict, "two stages need two agencies"
+    page.stage_agencies = f"{own.agency.code} | {other.agency.code}"
+    page.full_clean()
+    moderator = logged_in(agency_member("a-moderator", own.agency))
+    response = moderator.post(f"/admin/pages/{page.pk}/edit/", service_post(page, stages=2, stage_agencies="ubeg | mtaa"))
+    assert response.status_code == 200 and "mtaa" in str(response.context["form"].errors["stage_agencies"])
+
+
+def test_the_importer_refuses_unknown_stage_agency_codes(demo_catalog):
+    from service_pages.catalog import Lookups, RowError, service_fields
+    from tests.test_import import new_row
+
+    lookups = Lookups.load()
+    with pytest.raises(RowError) as refused:
+        service_fields(new_row("SEC-00002", "Гарчиг", stages="2", stage_agencies="ubeg | mtaa"), lookups)
+    assert "mtaa" in str(refused.value.errors["stage_agencies"])
+    with pytest.raises(RowError):
+        service_fields(new_row("SEC-00003", "Гарчиг", stages="3", stage_agencies="ubeg | mta"), lookups)
+    assert service_fields(new_row("SEC-00004", "Гарчиг", stages="2", stage_agencies="ubeg | mta"), lookups)["stages"] == 2
