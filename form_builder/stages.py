@@ -49,6 +49,8 @@ def apply_status(submission: Submission, status: str, *, agency_code: str, actor
         raise StatusRefused(_("This application is already closed."), "closed")
     if status not in Status.values or status == Status.STAGE_COMPLETED:
         raise StatusRefused(_("Unknown status."), "invalid_status")
+    if not may_report(current, agency_code):  # checked again under the lock: the stage may have moved on
+        raise StatusRefused(_("Another agency handles this stage now."), "not_current_stage")
     if status == Status.COMPLETED and current.stage < current.stage_count:
         current.set_status(Status.STAGE_COMPLETED, actor=actor, message=message, agency_code=agency_code)
         current.stage += 1

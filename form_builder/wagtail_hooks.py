@@ -292,13 +292,13 @@ class SubmissionStatusView(EditView):
     def save_instance(self):
         from .stages import StatusRefused, apply_status
 
+        # The stage whose agency ``get_object`` checked: if it moved on meanwhile, apply_status refuses.
+        deciding = self.object.current_stage_agency_code
         submission = Submission.objects.select_related("agency").get(pk=self.form.instance.pk)
         status = self.form.cleaned_data["status"]
         if status != submission.status:
             try:
-                submission = apply_status(
-                    submission, status, agency_code=submission.current_stage_agency_code, actor=self.request.user.get_username()
-                )
+                submission = apply_status(submission, status, agency_code=deciding, actor=self.request.user.get_username())
             except StatusRefused as refused:
                 messages.error(self.request, refused.message)
         return submission

@@ -354,3 +354,13 @@ def test_the_importer_refuses_unknown_stage_agency_codes(demo_catalog):
     with pytest.raises(RowError):
         service_fields(new_row("SEC-00003", "Гарчиг", stages="3", stage_agencies="ubeg | mta"), lookups)
     assert service_fields(new_row("SEC-00004", "Гарчиг", stages="2", stage_agencies="ubeg | mta"), lookups)["stages"] == 2
+
+
+def test_a_decision_for_a_stage_that_moved_on_is_refused(two_stage):
+    from form_builder.stages import StatusRefused, apply_status
+
+    submission, first, _second = two_stage
+    events = submission.events.count()
+    with pytest.raises(StatusRefused) as refused:
+        apply_status(submission, Status.APPROVED, agency_code=first.code, actor="late")
+    assert refused.value.code == "not_current_stage" and submission.events.count() == events
