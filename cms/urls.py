@@ -8,6 +8,7 @@ from wagtail.documents import urls as wagtaildocs_urls
 from cms.health import healthz
 from cms.media import public_media
 from search import views as search_views
+from service_pages.reports import report_urls
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -15,6 +16,8 @@ urlpatterns = [
     path("api/v1/services/autocomplete", search_views.api_autocomplete, name="search_autocomplete"),
     path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),
     path("api/v1/", include("form_builder.api_urls")),
+    # Wagtail's workflow reports, scoped to the user's agencies (they come first: first match wins).
+    *report_urls(),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -13,6 +13,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from service_pages.governance import deciding_agency_code
+
 from .models import Status, Submission
 from .signals import stage_started
 
@@ -35,7 +37,7 @@ def stage_agencies_for(service) -> list[str]:
 
 def may_report(submission: Submission, agency_code: str) -> bool:
     """Only the agency handling the current stage reports on it (one stage: the service's agency)."""
-    return agency_code == submission.current_stage_agency_code
+    return agency_code == deciding_agency_code(submission)
 
 
 @transaction.atomic
@@ -47,6 +49,8 @@ def apply_status(submission: Submission, status: str, *, agency_code: str, actor
         raise StatusRefused(_("This application is already closed."), "closed")
     if status not in Status.values or status == Status.STAGE_COMPLETED:
         raise StatusRefused(_("Unknown status."), "invalid_status")
+    if not may_report(current, agency_code):  # checked again under the lock: the stage may have moved on
+        raise StatusRefused(_("Another agency handles this stage now."), "not_current_stage")
     if status == Status.COMPLETED and current.stage < current.stage_count:
         current.set_status(Status.STAGE_COMPLETED, actor=actor, message=message, agency_code=agency_code)
         current.stage += 1

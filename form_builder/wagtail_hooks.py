@@ -13,10 +13,11 @@
 from functools import wraps
 
 import django_filters
+from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -28,10 +29,18 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views import chooser as snippet_chooser_views
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from service_pages.governance import agency_codes_for, filter_by_agency, may_work_on
+from service_pages.governance import (
+    agency_codes_for,
+    filter_by_agency,
+    filter_submissions,
+    may_decide,
+    may_see_submission,
+    may_work_on,
+)
 from service_pages.models import Agency
 
 from . import access_log
@@ -109,11 +118,87 @@ def _may_see_form(user, pk):
 
 def _may_see_submission(user, pk):
     submission = Submission.objects.filter(pk=pk).select_related("agency").first()
-    return submission is None or may_work_on(user, submission.agency)
+    return submission is None or may_see_submission(user, submission)
 
 
-class FormEditView(InstancePermissionMixin, snippet_views.EditView):
+class OwnerAgencyField(forms.ModelChoiceField):
+    """Required even when a draft is saved (Wagtail defers "required" for drafts): a draft with no
+    agency would be a national form, which only the national team makes."""
+
+    def validate(self, value):
+        if value in self.empty_values:
+            raise ValidationError(self.error_messages["required"], code="required")
+        super().validate(value)
+
+
+def limit_owner_agency(form, user):
+    """The owner agency of a form is one of the user's agencies. Another agency, or none (a
+    national form, the national team's), is refused with a form error."""
+    codes = agency_codes_for(user)
+    if codes is None or "agency" not in form.fields:
+        return form
+    form.fields["agency"] = OwnerAgencyField(
+        queryset=Agency.objects.filter(code__in=codes).order_by("name_mn"),
+        label=form.fields["agency"].label,
+        empty_label=None,
+        help_text=_("Your agency's forms only; national forms are made by the national catalog team."),
+    )
+    return form
+
+
+class OwnerAgencyMixin:
+    def get_form(self, *args, **kwargs):
+        return limit_owner_agency(super().get_form(*args, **kwargs), self.request.user)
+
+
+class FormCreateView(OwnerAgencyMixin, snippet_views.CreateView):
     pass
+
+
+class FormCopyView(OwnerAgencyMixin, snippet_views.CopyView):
+    pass
+
+
+class FormEditView(InstancePermissionMixin, OwnerAgencyMixin, snippet_views.EditView):
+    pass
+
+
+def choosable_forms(user):
+    """The forms ``user`` may attach to a service: their agency's and the national ones."""
+    return filter_by_agency(FormDefinition.objects.all(), user, national=True)
+
+
+class ChoosableFormsMixin:
+    def get_object_list(self):
+        return choosable_forms(self.request.user)
+
+
+class FormChooseView(ChoosableFormsMixin, snippet_chooser_views.ChooseView):
+    pass
+
+
+class FormChooseResultsView(ChoosableFormsMixin, snippet_chooser_views.ChooseResultsView):
+    pass
+
+
+class FormChosenView(snippet_chooser_views.SnippetChosenView):
+    def get_object(self, pk):
+        return choosable_forms(self.request.user).get(pk=pk)
+
+
+class FormChosenMultipleView(snippet_chooser_views.SnippetChosenMultipleView):
+    def get_objects(self, pks):
+        return choosable_forms(self.request.user).filter(pk__in=pks)
+
+
+class FormChooserViewSet(snippet_chooser_views.SnippetChooserViewSet):
+    """The form chooser (a service's or category's form) lists no other agency's forms, and
+    ``chosen/<pk>/`` answers 404 for them."""
+
+    choose_view_class = FormChooseView
+    choose_results_view_class = FormChooseResultsView
+    chosen_view_class = FormChosenView
+    chosen_multiple_view_class = FormChosenMultipleView
 
 
 class FormDeleteView(InstancePermissionMixin, snippet_views.DeleteView):
@@ -126,8 +211,11 @@ class FormDefinitionViewSet(SnippetViewSet):
     menu_label = _("Application forms")
     menu_order = 210
     add_to_admin_menu = True
+    add_view_class = FormCreateView
+    copy_view_class = FormCopyView
     edit_view_class = FormEditView
     delete_view_class = FormDeleteView
+    chooser_viewset_class = FormChooserViewSet
     list_display = ["name", "slug", "agency", "is_default", "live", "updated_at"]
     search_fields = ["name", "slug"]
 
@@ -153,8 +241,9 @@ class SubmissionFilterSet(WagtailFilterSet):
 
 
 class SubmissionPermissionPolicy(AgencyScopedPolicy):
-    """Submissions are made by citizens, never created, copied or deleted in the admin; staff see
-    their own agency's only."""
+    """Submissions are made by citizens, never created, copied or deleted in the admin. Staff see
+    the applications of their agency (and of each stage it has reached) and change the status only
+    for the current stage's agency (``service_pages.governance``)."""
 
     def user_has_permission(self, user, action):
         if action in ("add", "delete", "copy"):
@@ -163,6 +252,16 @@ class SubmissionPermissionPolicy(AgencyScopedPolicy):
 
     def user_has_any_permission(self, user, actions):
         return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        if not self.user_has_permission(user, action):
+            return False
+        return may_decide(user, instance) if action == "change" else may_see_submission(user, instance)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        if not self.user_has_any_permission(user, actions):
+            return self.model._default_manager.none()
+        return filter_submissions(self.model._default_manager.all(), user)
 
 
 register_permission_policy(Submission, SubmissionPermissionPolicy(Submission))
@@ -184,18 +283,28 @@ class SubmissionInspectView(InspectView):
 
 
 class SubmissionStatusView(EditView):
-    """Editing a submission means changing its status; each change goes on the timeline."""
+    """Editing a submission means changing its status; each change goes on the timeline.
+
+    Only the current stage's agency decides: an agency that handled an earlier stage still sees
+    the application (inspect) but may not record a decision for the next agency's stage.
+    """
+
+    def get_object(self, queryset=None):
+        submission = super().get_object(queryset)
+        if not may_decide(self.request.user, submission):
+            raise PermissionDenied
+        return submission
 
     def save_instance(self):
         from .stages import StatusRefused, apply_status
 
+        # The stage whose agency ``get_object`` checked: if it moved on meanwhile, apply_status refuses.
+        deciding = self.object.current_stage_agency_code
         submission = Submission.objects.select_related("agency").get(pk=self.form.instance.pk)
         status = self.form.cleaned_data["status"]
         if status != submission.status:
             try:
-                submission = apply_status(
-                    submission, status, agency_code=submission.current_stage_agency_code, actor=self.request.user.get_username()
-                )
+                submission = apply_status(submission, status, agency_code=deciding, actor=self.request.user.get_username())
             except StatusRefused as refused:
                 messages.error(self.request, refused.message)
         return submission
@@ -204,7 +313,7 @@ class SubmissionStatusView(EditView):
 class SubmissionIndexView(IndexView):
     def get_base_queryset(self):
         queryset = super().get_base_queryset().select_related("agency", "form_version__definition")
-        return filter_by_agency(queryset, self.request.user)
+        return filter_submissions(queryset, self.request.user)
 
     def as_spreadsheet(self, queryset, spreadsheet_format):
         access_log.record_export(self.request.user, queryset, spreadsheet_format)
@@ -260,7 +369,7 @@ def download_file(request, file_id):
     ):
         raise Http404
     stored = get_object_or_404(StoredFile.objects.select_related("submission__agency"), pk=file_id, submission__isnull=False)
-    if not may_work_on(request.user, stored.submission.agency):
+    if not may_see_submission(request.user, stored.submission):
         raise Http404
     handle = stored.file.open("rb")
     access_log.record_download(request.user, stored)

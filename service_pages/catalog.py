@@ -17,7 +17,7 @@ from wagtail.models import Site
 
 from cms.models import HomePage
 
-from .models import Agency, AgencyPage, Aimag, CatalogIndexPage, Category, ServicePage, Soum
+from .models import Agency, AgencyPage, Aimag, CatalogIndexPage, Category, ServicePage, Soum, stage_agencies_problem
 
 LIST_SEPARATOR = "|"
 # Text fields with a length limit in the database, and the spreadsheet column each comes from.
@@ -120,6 +120,9 @@ def service_fields(row: dict, lookups: Lookups) -> dict:
     fee = _non_negative_int(row.get("fee_mnt", ""), "fee_mnt", errors)
     days = _non_negative_int(row.get("processing_days", ""), "processing_days", errors)
     stages = _non_negative_int(row.get("stages", "") or "1", "stages", errors)
+    stage_problem = stage_agencies_problem(stages or 1, " | ".join(split_list(row.get("stage_agencies", ""))), lookups.agencies)
+    if stage_problem:
+        errors["stage_agencies"] = stage_problem
     if errors:
         raise RowError(errors)
     values = {

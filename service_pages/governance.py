@@ -22,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import CharField, Max, Q
+from django.db.models.functions import Cast
 from wagtail.models import GroupApprovalTask, GroupPagePermission, Workflow, WorkflowPage, WorkflowTask
 
 from .models import AgencyPage, CatalogIndexPage
@@ -31,6 +33,7 @@ from .models import AgencyPage, CatalogIndexPage
 NATIONAL_TEAM = "National catalog team"
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "lock_page", "unlock_page")
 MODERATOR_PAGE_PERMISSIONS = (*EDITOR_PAGE_PERMISSIONS, "publish_page")
+SUBMISSION_ACTIONS = ("view", "change", "add", "delete")
 ADMIN_PERMISSIONS = ("wagtailadmin.access_admin", "simple_translation.submit_translation")
 
 
@@ -87,10 +90,11 @@ def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
         _grant_pages(editors, page, EDITOR_PAGE_PERMISSIONS)
         _grant_pages(moderators, page, MODERATOR_PAGE_PERMISSIONS)
         WorkflowPage.objects.update_or_create(page=page, defaults={"workflow": workflow})
-    # Their agency's application forms (per-form rights: form_builder's permission policy) and
-    # submissions (scoped to the agency in the admin).
+    # Their agency's application forms (per-form rights: form_builder's permission policy). Only
+    # moderators read citizens' applications (scoped to the agency in the admin): content editors
+    # build pages and forms and never see personal data. Taken away again from groups made before.
     editors.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change")))
-    editors.permissions.add(*_model_permissions("form_builder", "submission", ("view",)))
+    editors.permissions.remove(*_model_permissions("form_builder", "submission", SUBMISSION_ACTIONS))
     moderators.permissions.add(*_model_permissions("form_builder", "formdefinition", ("add", "change", "publish")))
     moderators.permissions.add(*_model_permissions("form_builder", "submission", ("view", "change")))
     # The access log of their agency's applications (read-only; form_builder.access_log).
@@ -131,7 +135,6 @@ FORM_REVIEW = "Application forms review"
 def sync_form_review() -> Workflow:
     """One review workflow for every application form: each agency's moderators approve their
     agency's forms (``AgencyApprovalTask``), the national team the national ones."""
-    from django.contrib.contenttypes.models import ContentType
     from wagtail.models import WorkflowContentType
 
     from form_builder.models import FormDefinition
@@ -176,14 +179,90 @@ def agency_codes_for(user) -> set[str] | None:
     return {name.rsplit(" ", 1)[0] for name in names if name.endswith((" editors", " moderators"))}
 
 
-def filter_by_agency(queryset, user, field="agency"):
-    """Only the rows of the user's agencies (rows of no agency belong to the national team)."""
+# -- the agency-rights policy ----------------------------------------------------------------------
+#
+# Every admin path that decides "may this user see or act on this record?" asks one of the
+# functions below, and nothing else:
+#
+# - a record with an agency (a form, a service, a single-stage application) belongs to that agency;
+# - a multi-stage application belongs to the service's agency and to the agency of each stage it
+#   has reached (so the agency of stage 2 sees it from stage 2 on, and the agency of stage 1 keeps
+#   seeing what it worked on);
+# - only the agency of the *current* stage records a decision on it (``may_decide``), in the
+#   admin as through the signed status callback.
+#
+# Superusers and the national catalog team see and act on everything.
+
+
+def filter_by_agency(queryset, user, field="agency", national=False):
+    """Only the rows of the user's agencies (rows of no agency belong to the national team).
+
+    ``national=True`` keeps the rows of no agency too: what every agency may *use* but not edit
+    (the national application forms, in the form chooser).
+    """
     codes = agency_codes_for(user)
     if codes is None:
         return queryset
-    return queryset.filter(**{f"{field}__code__in": codes})
+    rows = Q(**{f"{field}__code__in": codes})
+    if national:
+        rows |= Q(**{f"{field}__isnull": True})
+    return queryset.filter(rows)
+
+
+def filter_workflow_states(queryset, user, prefix=""):
+    """Workflow states (``prefix=""``) or task states (``prefix="workflow_state__"``) of the objects
+    ``user`` may work on: their agency's pages and forms (objects with an ``agency``), for the
+    dashboard and the workflow reports, which Wagtail otherwise fills with every agency's forms."""
+    codes = agency_codes_for(user)
+    if codes is None:
+        return queryset
+    allowed = Q(pk__in=[])
+    for content_type_id in queryset.order_by().values_list(f"{prefix}content_type", flat=True).distinct():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is None or "agency" not in {field.name for field in model._meta.get_fields()}:
+            continue
+        ids = filter_by_agency(model._default_manager.all(), user).values_list(Cast("pk", CharField()), flat=True)
+        allowed |= Q(**{f"{prefix}content_type_id": content_type_id, f"{prefix}object_id__in": ids})
+    return queryset.filter(allowed)
 
 
 def may_work_on(user, agency) -> bool:
     codes = agency_codes_for(user)
     return codes is None or (agency is not None and agency.code in codes)
+
+
+def submission_agency_codes(submission) -> set[str]:
+    """The agencies an application belongs to: the service's, and each stage's it has reached."""
+    codes = set((submission.stage_agencies or [])[: max(submission.stage, 1)])
+    if submission.agency_id is not None:
+        codes.add(submission.agency.code)
+    return codes
+
+
+def deciding_agency_code(submission) -> str:
+    """The one agency that records decisions on an application now: its current stage's."""
+    return submission.current_stage_agency_code
+
+
+def filter_submissions(queryset, user):
+    """The applications ``user`` may see (``submission_agency_codes`` as a query)."""
+    codes = agency_codes_for(user)
+    if codes is None:
+        return queryset
+    visible = Q(agency__code__in=codes)
+    # Stage ``n`` (1-based) is ``stage_agencies[n - 1]``: seen from the moment the stage starts.
+    deepest = queryset.model._default_manager.aggregate(deepest=Max("stage"))["deepest"] or 1
+    for index in range(deepest):
+        visible |= Q(**{f"stage_agencies__{index}__in": codes}, stage__gt=index)
+    return queryset.filter(visible)
+
+
+def may_see_submission(user, submission) -> bool:
+    codes = agency_codes_for(user)
+    return codes is None or bool(codes & submission_agency_codes(submission))
+
+
+def may_decide(user, submission) -> bool:
+    """Whether ``user`` may change the application's status (only for the current stage's agency)."""
+    codes = agency_codes_for(user)
+    return codes is None or deciding_agency_code(submission) in codes

@@ -12,11 +12,13 @@ sync by ``manage.py translate_catalog`` (``service_pages.translations``). The
 Mongolian pages are the originals: ``ServicePage.objects.by_code()`` finds them.
 """
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.forms import WagtailAdminPageForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import AbstractGroupApprovalTask, Page
@@ -293,6 +295,46 @@ class AgencyPage(FallbackRoutingMixin, SyncedTranslation, PageLocaleCopy, Page):
         return context
 
 
+class ServicePageForm(WagtailAdminPageForm):
+    """A service's agency is the agency of the section it is in, never a free choice.
+
+    The section (``AgencyPage``) is where the agency's editing rights and workflow live, so the
+    tree is the source of truth: the field shows that agency and ignores whatever is posted
+    (an editor cannot publish a service under another agency's name, and a page left with a
+    wrong agency gets its section's on the next save). Moving a service to another agency is
+    done by the importer or a move, which places it under the other agency's section.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        parent = getattr(self.parent_page, "specific", self.parent_page)
+        field = self.fields.get("agency")
+        if field is None or not isinstance(parent, AgencyPage):
+            return
+        field.widget = forms.Select()
+        field.empty_label = None
+        field.queryset = Agency.objects.filter(pk=parent.agency_id)
+        field.disabled = True
+        field.help_text = _("The agency of the catalog section this service is in.")
+        self.initial["agency"] = parent.agency_id
+
+
+def stage_agencies_problem(stages: int, text: str, known_codes) -> str:
+    """Why a service's stage agencies cannot be used ("" when they can): each code must name an
+    agency, and a multi-stage service lists one agency per stage (else its later stages would
+    quietly go back to the service's own agency)."""
+    codes = [code.strip() for code in (text or "").split("|") if code.strip()]
+    unknown = [code for code in codes if code not in known_codes]
+    if unknown:
+        return _("Unknown agency code(s): %(codes)s.") % {"codes": ", ".join(unknown)}
+    if (stages > 1 or codes) and len(codes) != max(stages, 1):
+        return _("List one agency code per stage, separated by ' | ': %(stages)s stage(s), %(count)s code(s).") % {
+            "stages": max(stages, 1),
+            "count": len(codes),
+        }
+    return ""
+
+
 class ServicePageQuerySet(CatalogPageQuerySet):
     def by_code(self, code: str):
         """The original (Mongolian) page of the service with this code, or None.
@@ -413,6 +455,7 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     parent_page_types = ["service_pages.AgencyPage"]
     subpage_types = []
     objects = ServicePageManager()
+    base_form_class = ServicePageForm
 
     class Meta:
         verbose_name = _("service page")
@@ -425,10 +468,15 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         ]
 
     def clean(self):
-        """One page per code in each language (``PageLocaleCopy``); a translation keeps its original's code."""
+        """One page per code in each language (``PageLocaleCopy``); a translation keeps its original's
+        code; the stage agencies name real agencies, one per stage."""
         super().clean()
         if self.locale_id is not None and self.locale.language_code != default_language():
             self._clean_translation()
+        known = set(Agency.objects.values_list("code", flat=True))
+        problem = stage_agencies_problem(self.stages or 1, self.stage_agencies, known)
+        if problem:
+            raise ValidationError({"stage_agencies": problem})
 
     def _clean_translation(self):
         """A page in another language is a translation of a Mongolian service, with its code.
@@ -528,6 +576,13 @@ class AgencyApprovalTask(AbstractGroupApprovalTask):
 
     def get_actions(self, obj, user):
         return super().get_actions(obj, user) if self._may(obj, user) else []
+
+    def get_task_states_user_can_moderate(self, user, **kwargs):
+        """What awaits this user's review (the dashboard, the reports): their agency's only."""
+        from .governance import filter_workflow_states
+
+        states = super().get_task_states_user_can_moderate(user, **kwargs)
+        return filter_workflow_states(states, user, prefix="workflow_state__")
 
     @classmethod
     def get_description(cls):
