@@ -164,7 +164,7 @@ def test_the_migration_takes_the_right_from_existing_editors(application):
 
     editor = agency_member("old-editor", application.agency, role="editors")
     give_editors_the_old_rights()
-    migration = importlib.import_module("service_pages.migrations.0100_editors_read_no_submissions")
+    migration = importlib.import_module("service_pages.migrations.0010_editors_read_no_submissions")
     migration.editors_read_no_submissions(apps, None)
     assert_reads_no_citizen_data(logged_in(editor), application)
     moderator = agency_member("moderator", application.agency)
