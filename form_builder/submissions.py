@@ -74,6 +74,8 @@ def application_for(service) -> Application:
     """The service's current form version, or :class:`ServiceUnavailable` saying why not."""
     if service is None or not service.live:
         raise ServiceUnavailable(_("This service is not published, so it cannot be applied for."), "service_unpublished")
+    if not service.is_public:  # a view restriction (password or groups) on it or a page above it
+        raise ServiceUnavailable(_("This service is not open to the public, so it cannot be applied for."), "service_restricted")
     if not service.accepts_applications or not (service.channel_online or service.channel_operator):
         raise ServiceUnavailable(_("This service does not take applications online."), "service_closed")
     definition = form_for_service(service)

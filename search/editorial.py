@@ -73,7 +73,7 @@ class BestBet(ClusterableModel):
 
     @classmethod
     def pages_for(cls, q: str):
-        """The live original service pages pinned for ``q``, in the editors' order.
+        """The live, public original service pages pinned for ``q``, in the editors' order.
 
         An editor may have picked a service's English page in the chooser: it stands for its
         original (search results are originals; the page view links to the reader's language).
@@ -89,7 +89,7 @@ class BestBet(ClusterableModel):
         )  # fmt: skip
         pages = {
             page.translation_key: page
-            for page in ServicePage.objects.live().canonical().filter(translation_key__in=keys)
+            for page in ServicePage.objects.live().public().canonical().filter(translation_key__in=keys)
             .select_related("agency", "category", "aimag", "soum")
         }  # fmt: skip
         return [pages[translation_key] for translation_key in dict.fromkeys(keys) if translation_key in pages]
