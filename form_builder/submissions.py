@@ -70,14 +70,23 @@ class Application:
     version: FormVersion
 
 
-def application_for(service) -> Application:
-    """The service's current form version, or :class:`ServiceUnavailable` saying why not."""
+def application_for(service, *, operator: bool = False) -> Application:
+    """The service's current form version, or :class:`ServiceUnavailable` saying why not.
+
+    Who applies decides the channel: a citizen online (the website, the API) needs the online
+    channel; a soum operator applying for a citizen may use a service offered through operators,
+    or one open online (the operator only helps the citizen do what they could do themselves).
+    """
     if service is None or not service.live:
         raise ServiceUnavailable(_("This service is not published, so it cannot be applied for."), "service_unpublished")
     if not service.is_public:  # a view restriction (password or groups) on it or a page above it
         raise ServiceUnavailable(_("This service is not open to the public, so it cannot be applied for."), "service_restricted")
     if not service.accepts_applications or not (service.channel_online or service.channel_operator):
         raise ServiceUnavailable(_("This service does not take applications online."), "service_closed")
+    if not service.channel_online and not operator:
+        raise ServiceUnavailable(
+            _("This service is offered only through soum operators: apply at your soum or district office."), "operator_only"
+        )
     definition = form_for_service(service)
     version = definition.current_version if definition else None
     if version is None:

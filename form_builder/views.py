@@ -168,8 +168,13 @@ def start(request, code):
     return redirect(_step_url(service, draft.step if draft else 0))
 
 
-def _application(service, draft) -> Application:
-    application = application_for(service)
+def _applies_as_operator(request, draft) -> bool:
+    """The signed-in operator's own draft is an operator application; anyone else applies online."""
+    return draft is not None and draft.operator_id is not None and draft.operator_id == request.user.pk
+
+
+def _application(request, service, draft) -> Application:
+    application = application_for(service, operator=_applies_as_operator(request, draft))
     if draft is not None:  # a started application keeps the version it began with
         application = Application(service=service, version=draft.form_version)
     return application
@@ -180,7 +185,7 @@ def step(request, code, number):
     service = _service_or_404(code)
     draft = _draft_for(request, service)
     try:
-        application = _application(service, draft)
+        application = _application(request, service, draft)
     except ServiceUnavailable as error:
         return _unavailable(request, service, error)
     spec = application.version.spec
@@ -314,7 +319,7 @@ def review(request, code):
     if draft is None:
         return redirect("form_start", code=service.code)
     try:
-        application = _application(service, draft)
+        application = _application(request, service, draft)
     except ServiceUnavailable as error:
         return _unavailable(request, service, error)
     spec = application.version.spec

@@ -198,3 +198,50 @@ def test_a_restricted_service_is_not_found_by_the_engine(client, demo_catalog, c
     refresh()
     assert PASSPORT in engine_codes("гадаад паспорт")[:3]
     assert "Гадаад паспорт олгох" in autocomplete_titles(client, "гадаад пасп")
+
+
+# -- 4. channels depend on who applies ---------------------------------------------------------
+
+
+@pytest.fixture
+def operator_only(demo_catalog):
+    page = passport()
+    page.channel_online, page.channel_operator = False, True
+    page.save_revision().publish()
+    return ServicePage.objects.by_code(PASSPORT)
+
+
+def test_an_operator_only_service_refuses_anonymous_online_applications(client, operator_only):
+    response = post_api(client, PASSPORT, answers())
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "operator_only"
+    assert "soum operator" in error["message"]["en"] and error["message"]["mn"]
+    assert client.get(f"/api/v1/services/{PASSPORT}/form").status_code == 409
+    response = client.get(f"/en/apply/{PASSPORT}/step/1/")
+    assert response.status_code == 409 and "soum operator" in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_operators_still_apply_for_citizens_on_an_operator_only_service(operator_only):
+    client = operator_client()
+    citizen = {"register_number": "чб88051234", "last_name": "Дорж", "first_name": "Сараа", "phone": "8811 2233"}
+    response = client.post(f"/operator/apply/{PASSPORT}/", citizen)
+    assert response.status_code == 302 and response.url.endswith("/step/1/")
+    soum = Soum.objects.order_by("code").first()
+    response = client.post(f"/apply/{PASSPORT}/step/1/", {**citizen, "address_0": soum.aimag.code, "address_1": soum.code,
+                                                          "address_2": "", "action": "next"})  # fmt: skip
+    assert response.status_code == 302 and response.url.endswith("/step/2/")
+    client.post(f"/apply/{PASSPORT}/step/2/", {"request": "Иргэний өмнөөс", "consent": "on", "action": "next"})
+    response = client.post(f"/apply/{PASSPORT}/review/", {"in_person_reason": "Иргэн биеэр ирж баталгаажуулав"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    submission = Submission.objects.get(service_code=PASSPORT)
+    assert submission.source == "operator"
+
+
+def test_an_online_only_service_stays_open_to_citizens_and_operators(client, demo_catalog):
+    page = passport()
+    page.channel_online, page.channel_operator = True, False
+    page.save_revision().publish()
+    assert post_api(client, PASSPORT, answers()).status_code == 201
+    assert operator_client().get(f"/operator/apply/{PASSPORT}/").status_code == 200
