@@ -187,8 +187,14 @@ def submit(
     consent: dict | None = None,
     office_soum=None,
     language: str | None = None,
+    admit=None,
 ) -> Submission:
-    """Validate and store a submission with its outbox event; raise :class:`InvalidSubmission`."""
+    """Validate and store a submission with its outbox event; raise :class:`InvalidSubmission`.
+
+    ``admit()``, if given, is called once the answers are valid, before the agency's checks and
+    before anything is stored; it refuses by raising. The API counts the per-service rate limit
+    there, so requests with invalid answers never use up a service's allowance.
+    """
     files = {key: upload for key, upload in (files or {}).items() if upload is not None}
     stored_files = {}
     if draft is not None:
@@ -196,6 +202,8 @@ def submit(
     answers, errors = validate_answers(application.version, data, files, stored_files=stored_files)
     if errors:
         raise InvalidSubmission(errors)
+    if admit is not None:
+        admit()
     try:
         submission_checking.send(sender=Application, application=application, answers=answers, source=source)
     except Refused as refusal:

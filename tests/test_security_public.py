@@ -13,7 +13,8 @@ from django.core.management import call_command
 from django.test import Client
 from wagtail.models import PageViewRestriction
 
-from form_builder.models import OperatorProfile, Submission
+from form_builder import ratelimit
+from form_builder.models import OperatorProfile, RateLimitCounter, Submission
 from search import embedded, service
 from service_pages.models import ServicePage, Soum
 
@@ -245,3 +246,92 @@ def test_an_online_only_service_stays_open_to_citizens_and_operators(client, dem
     page.save_revision().publish()
     assert post_api(client, PASSPORT, answers()).status_code == 201
     assert operator_client().get(f"/operator/apply/{PASSPORT}/").status_code == 200
+
+
+# -- 5. rate limits nobody can use up for everybody --------------------------------------------
+
+
+def test_a_flood_of_bad_requests_does_not_block_a_good_applicant(client, demo_catalog, settings):
+    settings.TUMEN_RATE_PER_IP = "0"
+    settings.TUMEN_RATE_PER_SERVICE = "3/h"
+    for n in range(10):
+        address = f"10.66.{n}.1"
+        assert post_api(client, PASSPORT, answers(phone="not a phone"), REMOTE_ADDR=address).status_code == 400
+        bad_body = client.post(f"/api/v1/services/{PASSPORT}/submissions", "{", content_type="application/json", REMOTE_ADDR=address)
+        assert bad_body.status_code == 400
+    assert post_api(client, PASSPORT, answers(), REMOTE_ADDR="10.1.1.1").status_code == 201
+    # Valid applications still count: the limit holds for a real flood.
+    assert post_api(client, PASSPORT, answers(), REMOTE_ADDR="10.1.1.2").status_code == 201
+    assert post_api(client, PASSPORT, answers(), REMOTE_ADDR="10.1.1.3").status_code == 201
+    refused = post_api(client, PASSPORT, answers(), REMOTE_ADDR="10.1.1.4")
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+
+
+def test_bad_uploads_in_the_html_steps_do_not_use_up_the_service(demo_catalog, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.TUMEN_RATE_PER_IP = "0"
+    settings.TUMEN_RATE_PER_SERVICE = "1/h"
+    step1 = {"register_number": "уб99010112", "last_name": "Бат", "first_name": "Дорж", "phone": "99112233",
+             "address_0": "65", "address_1": soum_code(), "address_2": "", "action": "next"}  # fmt: skip
+    step2 = {"request": "Хүсэлт", "consent": "on", "action": "next"}
+    for n in range(5):
+        flooder = Client(REMOTE_ADDR=f"10.5.0.{n}")
+        flooder.post(f"/apply/{PASSPORT}/step/1/", step1)
+        forged = SimpleUploadedFile("scan.png", b"MZ not an image", content_type="image/png")
+        assert flooder.post(f"/apply/{PASSPORT}/step/2/", {**step2, "attachment": forged}).status_code == 400
+    applicant = Client(REMOTE_ADDR="10.6.0.1")
+    applicant.post(f"/apply/{PASSPORT}/step/1/", step1)
+    scan = SimpleUploadedFile("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, content_type="image/png")
+    response = applicant.post(f"/apply/{PASSPORT}/step/2/", {**step2, "attachment": scan})
+    assert response.status_code == 302 and response.url.endswith("/review/")
+
+
+def test_closed_and_unknown_services_do_not_count_or_create_counters(client, demo_catalog, settings):
+    settings.TUMEN_RATE_PER_IP = "0"
+    settings.TUMEN_RATE_PER_SERVICE = "1/h"
+    for n in range(20):
+        assert post_api(client, f"NO-SUCH-{n}", answers(), REMOTE_ADDR=f"10.7.0.{n}").status_code == 404
+    assert RateLimitCounter.objects.count() == 0
+    page = passport()
+    page.accepts_applications = False
+    page.save_revision().publish()
+    assert post_api(client, PASSPORT, answers()).status_code == 409
+    assert RateLimitCounter.objects.count() == 0
+
+
+def test_expired_counter_rows_are_cleaned_up(demo_catalog, settings):
+    rate = ratelimit.Rate.parse("5/m")
+    for n in range(30):
+        assert ratelimit.hit(f"submit:ip:10.0.0.{n}", rate, now=1_000).allowed
+    assert RateLimitCounter.objects.count() == 30
+    ratelimit.hit("submit:ip:10.9.9.9", rate, now=1_000 + 3600)  # an hour later, a new key
+    assert list(RateLimitCounter.objects.values_list("key", flat=True)) == ["submit:ip:10.9.9.9"]
+    # The daily housekeeping command clears them too.
+    ratelimit.hit("submit:ip:10.9.9.8", rate, now=1_000 + 3600)
+    assert ratelimit.purge_expired_counters(now=1_000 + 7200) == 2
+    assert RateLimitCounter.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "first, second, shared",
+    [
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", True),  # one /64
+        ("2001:db8:1:2::1", "2001:db8:1:3::1", False),  # two /64s
+        ("::ffff:10.1.2.3", "10.1.2.3", True),  # IPv4-mapped IPv6 is the IPv4 address
+        ("10.1.2.3", "10.1.2.4", False),  # IPv4: each address apart
+    ],
+)
+def test_the_per_address_limit_buckets_ipv6_by_64(client, demo_catalog, settings, first, second, shared):
+    settings.TUMEN_RATE_PER_IP = "1/m"
+    settings.TUMEN_RATE_PER_SERVICE = "0"
+    assert post_api(client, PASSPORT, answers(), REMOTE_ADDR=first).status_code == 201
+    assert post_api(client, PASSPORT, answers(), REMOTE_ADDR=second).status_code == (429 if shared else 201)
+
+
+def test_forwarded_ipv6_addresses_are_bucketed_too(rf, settings):
+    settings.TUMEN_TRUSTED_PROXIES = 1
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="2001:db8:aa:bb:1:2:3:4", REMOTE_ADDR="10.0.0.1")
+    assert ratelimit.client_bucket(request) == "2001:db8:aa:bb::/64"
+    request = rf.get("/", REMOTE_ADDR="not an address")
+    assert ratelimit.client_bucket(request) == "not an address"
