@@ -96,8 +96,10 @@ def embedded_search(demo_catalog, settings):
 def test_a_restricted_service_is_found_by_no_search_until_the_restriction_goes(client, embedded_search):
     page = passport()
     assert PASSPORT in search_codes(client, "гадаад паспорт")[:3]
+    before = client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()["count"]
     restriction = restrict(page)
     assert PASSPORT not in search_codes(client, "гадаад паспорт")
+    assert client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()["count"] == before - 1
     assert PASSPORT not in search_codes(client, "")  # browsing without words, and the facet counts
     html = client.get("/search/", {"q": "гадаад паспорт"}).content.decode()
     assert "Гадаад паспорт олгох" not in html
@@ -126,6 +128,22 @@ def test_restricting_an_agency_page_hides_every_service_below_it(client, embedde
     client.force_login(member)
     response = client.get(url)
     assert response.status_code == 200 and "Гадаад паспорт олгох" in response.content.decode()
+
+
+def test_a_service_moved_into_a_restricted_section_leaves_search(client, embedded_search):
+    from service_pages.models import AgencyPage
+
+    page = passport()
+    home = page.get_parent()
+    elsewhere = AgencyPage.objects.canonical().exclude(pk=home.pk).order_by("pk").first()
+    restrict(elsewhere)
+    before = client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()["count"]
+    page.move(elsewhere, pos="last-child")
+    after = client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()
+    assert PASSPORT not in [hit["code"] for hit in after["results"]]
+    assert after["count"] == before - 1, "not counted either: it left the index"
+    passport().move(home, pos="last-child")  # and back out: found again
+    assert PASSPORT in search_codes(client, "гадаад паспорт")[:3]
 
 
 def test_a_best_bet_does_not_pin_a_restricted_service(client, embedded_search):
