@@ -87,6 +87,8 @@ class BestBet(ClusterableModel):
             BestBetService.objects.filter(best_bet__query_key=key).order_by("best_bet_id", "sort_order")
             .values_list("service__translation_key", flat=True)
         )  # fmt: skip
+        if not keys:
+            return []
         pages = {
             page.translation_key: page
             for page in ServicePage.objects.live().public().canonical().filter(translation_key__in=keys)
