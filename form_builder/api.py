@@ -119,8 +119,12 @@ def _payload(request):
 @require_http_methods(["POST"])
 @api_language
 def create_submission(request, code):
-    """``POST /api/v1/services/<code>/submissions``: 201 with the tracking code, or 400 per field."""
-    verdict = ratelimit.check_submission(request, code)
+    """``POST /api/v1/services/<code>/submissions``: 201 with the tracking code, or 400 per field.
+
+    The per-address limit counts every request; the per-service one only a request for a real,
+    open service with valid answers (``admit``), so nobody can use it up with bad requests.
+    """
+    verdict = ratelimit.check_client(request)
     if not verdict.allowed:
         return _throttled(verdict)
     application, error = _application(code)
@@ -136,10 +140,20 @@ def create_submission(request, code):
             "invalid_body",
             _('Send a JSON object {"data": {...}}, or multipart/form-data with a "data" part and one file per question.'),
         )
+    service_code = application.service.code
     try:
-        submission = submit(application, data, files, source=Source.API, language=translation.get_language())
+        submission = submit(
+            application,
+            data,
+            files,
+            source=Source.API,
+            language=translation.get_language(),
+            admit=lambda: ratelimit.count_for_service(service_code),
+        )
     except InvalidSubmission as invalid:
         return JsonResponse({"errors": errors_as_json(invalid.errors)}, status=400)
+    except ratelimit.Throttled as throttled:
+        return _throttled(throttled.verdict)
     status_url = request.build_absolute_uri(reverse("api_submission_status", args=[submission.tracking_code]))
     response = JsonResponse(
         {

@@ -539,6 +539,8 @@ class RateLimitCounter(models.Model):
     key = models.CharField(max_length=200, unique=True)
     window = models.BigIntegerField()
     count = models.PositiveIntegerField(default=0)
+    # When the window ends (Unix seconds): later the row is only waiting to be deleted.
+    expires_at = models.BigIntegerField(default=0, db_index=True)
 
 
 # -- the stock Wagtail form, kept as the benchmark's baseline ------------------------------------

@@ -139,7 +139,7 @@ def start(request, code):
     """Identify the citizen, then continue with the service's normal steps."""
     service = _service_or_404(code)
     try:
-        application = application_for(service)
+        application = application_for(service, operator=True)
     except ServiceUnavailable as error:
         return _unavailable(request, service, error)
     form = CitizenForm(request.POST or None)

@@ -70,12 +70,23 @@ class Application:
     version: FormVersion
 
 
-def application_for(service) -> Application:
-    """The service's current form version, or :class:`ServiceUnavailable` saying why not."""
+def application_for(service, *, operator: bool = False) -> Application:
+    """The service's current form version, or :class:`ServiceUnavailable` saying why not.
+
+    Who applies decides the channel: a citizen online (the website, the API) needs the online
+    channel; a soum operator applying for a citizen may use a service offered through operators,
+    or one open online (the operator only helps the citizen do what they could do themselves).
+    """
     if service is None or not service.live:
         raise ServiceUnavailable(_("This service is not published, so it cannot be applied for."), "service_unpublished")
+    if not service.is_public:  # a view restriction (password or groups) on it or a page above it
+        raise ServiceUnavailable(_("This service is not open to the public, so it cannot be applied for."), "service_restricted")
     if not service.accepts_applications or not (service.channel_online or service.channel_operator):
         raise ServiceUnavailable(_("This service does not take applications online."), "service_closed")
+    if not service.channel_online and not operator:
+        raise ServiceUnavailable(
+            _("This service is offered only through soum operators: apply at your soum or district office."), "operator_only"
+        )
     definition = form_for_service(service)
     version = definition.current_version if definition else None
     if version is None:
@@ -176,8 +187,14 @@ def submit(
     consent: dict | None = None,
     office_soum=None,
     language: str | None = None,
+    admit=None,
 ) -> Submission:
-    """Validate and store a submission with its outbox event; raise :class:`InvalidSubmission`."""
+    """Validate and store a submission with its outbox event; raise :class:`InvalidSubmission`.
+
+    ``admit()``, if given, is called once the answers are valid, before the agency's checks and
+    before anything is stored; it refuses by raising. The API counts the per-service rate limit
+    there, so requests with invalid answers never use up a service's allowance.
+    """
     files = {key: upload for key, upload in (files or {}).items() if upload is not None}
     stored_files = {}
     if draft is not None:
@@ -185,6 +202,8 @@ def submit(
     answers, errors = validate_answers(application.version, data, files, stored_files=stored_files)
     if errors:
         raise InvalidSubmission(errors)
+    if admit is not None:
+        admit()
     try:
         submission_checking.send(sender=Application, application=application, answers=answers, source=source)
     except Refused as refusal:

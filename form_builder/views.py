@@ -67,6 +67,12 @@ def _unavailable(request, service, error: ServiceUnavailable, status=409):
     return render(request, "form_builder/unavailable.html", {"service": service, "message": error.message}, status=status)
 
 
+def _throttled(request, service, verdict):
+    response = render(request, "form_builder/throttled.html", {"service": service, "seconds": verdict.retry_after}, status=429)
+    response["Retry-After"] = str(verdict.retry_after)
+    return response
+
+
 def _draft_for(request, service) -> Draft | None:
     draft_id = request.session.get(SESSION_DRAFTS, {}).get(service.code)
     if not draft_id:
@@ -169,8 +175,13 @@ def start(request, code):
     return redirect(_step_url(service, draft.step if draft else 0))
 
 
-def _application(service, draft) -> Application:
-    application = application_for(service)
+def _applies_as_operator(request, draft) -> bool:
+    """The signed-in operator's own draft is an operator application; anyone else applies online."""
+    return draft is not None and draft.operator_id is not None and draft.operator_id == request.user.pk
+
+
+def _application(request, service, draft) -> Application:
+    application = application_for(service, operator=_applies_as_operator(request, draft))
     if draft is not None:  # a started application keeps the version it began with
         application = Application(service=service, version=draft.form_version)
     return application
@@ -181,7 +192,7 @@ def step(request, code, number):
     service = _service_or_404(code)
     draft = _draft_for(request, service)
     try:
-        application = _application(service, draft)
+        application = _application(request, service, draft)
     except ServiceUnavailable as error:
         return _unavailable(request, service, error)
     spec = application.version.spec
@@ -204,16 +215,18 @@ def step(request, code, number):
     }
     stored = {key: value for key, value in answers.items() if key in {f.key for f in spec.file_fields()}}
     if files:
-        verdict = ratelimit.check_submission(request, service.code)  # uploads cost storage: same limits
+        verdict = ratelimit.check_client(request)  # uploads cost storage: the submission limits apply
         if not verdict.allowed:
-            response = render(request, "form_builder/throttled.html", {"service": service, "seconds": verdict.retry_after}, status=429)
-            response["Retry-After"] = str(verdict.retry_after)
-            return response
+            return _throttled(request, service, verdict)
     cleaned, errors = spec.validate({**answers, **posted}, files, stored_files=stored, steps={index}, language=language)
     # Only files of questions shown on this step are kept, and the limits count the whole application.
     files = {key: upload for key, upload in files.items() if key in cleaned or key in errors}
     kept = [_SizedFile(meta.get("size") or 0) for key, meta in stored.items() if key not in files and isinstance(meta, dict)]
     errors.update(file_limit_errors({**{f"kept-{i}": item for i, item in enumerate(kept)}, **files}))
+    if "__all__" not in errors and any(key not in errors for key in files):
+        verdict = ratelimit.check_service(service.code)  # only valid uploads count for the service
+        if not verdict.allowed:
+            return _throttled(request, service, verdict)
 
     # Keep what is valid, even when something else on the step is not: a citizen who fixes one
     # answer must not have to attach the file again.
@@ -315,7 +328,7 @@ def review(request, code):
     if draft is None:
         return redirect("form_start", code=service.code)
     try:
-        application = _application(service, draft)
+        application = _application(request, service, draft)
     except ServiceUnavailable as error:
         return _unavailable(request, service, error)
     spec = application.version.spec

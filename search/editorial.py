@@ -73,7 +73,7 @@ class BestBet(ClusterableModel):
 
     @classmethod
     def pages_for(cls, q: str):
-        """The live original service pages pinned for ``q``, in the editors' order.
+        """The live, public original service pages pinned for ``q``, in the editors' order.
 
         An editor may have picked a service's English page in the chooser: it stands for its
         original (search results are originals; the page view links to the reader's language).
@@ -87,9 +87,11 @@ class BestBet(ClusterableModel):
             BestBetService.objects.filter(best_bet__query_key=key).order_by("best_bet_id", "sort_order")
             .values_list("service__translation_key", flat=True)
         )  # fmt: skip
+        if not keys:
+            return []
         pages = {
             page.translation_key: page
-            for page in ServicePage.objects.live().canonical().filter(translation_key__in=keys)
+            for page in ServicePage.objects.live().public().canonical().filter(translation_key__in=keys)
             .select_related("agency", "category", "aimag", "soum")
         }  # fmt: skip
         return [pages[translation_key] for translation_key in dict.fromkeys(keys) if translation_key in pages]

@@ -140,7 +140,8 @@ def page_terms(row: dict) -> tuple[dict[str, list], dict[str, str]]:
 def index_pages(pages: Iterable) -> int:
     """Replace the terms of these pages (``ServicePage`` objects or ids); returns how many are live.
 
-    Only live originals (Mongolian pages) get terms; the others are removed from the index.
+    Only live, public originals (Mongolian pages no view restriction covers) get terms; the
+    others are removed from the index.
     A translation is never indexed: its original carries ``title_en`` too, so each service is
     found once. Text is read back from the database in batches, so what is indexed is what is saved.
     """
@@ -161,7 +162,7 @@ def _index_ids(ids: list[int], replace: bool, progress: Callable[[int, int], Non
         if replace:
             SearchTerm.objects.filter(page_id__in=chunk).delete()
         rows, words = [], {}
-        for row in ServicePage.objects.canonical().filter(pk__in=chunk, live=True).values(*PAGE_VALUES):
+        for row in ServicePage.objects.canonical().filter(pk__in=chunk, live=True).public().values(*PAGE_VALUES):
             terms, display = page_terms(row)
             rows += [(row["pk"], term, round(weight, 4), bits) for term, (weight, bits) in terms.items()]
             words.update((term, shown) for term, shown in display.items() if term not in words_seen)
@@ -207,11 +208,11 @@ def remove_pages(page_ids: Iterable[int]) -> None:
 
 
 def rebuild(progress: Callable[[int, int], None] | None = None) -> int:
-    """Index every live original ServicePage from scratch; returns how many were indexed.
+    """Index every live, public original ServicePage from scratch; returns how many were indexed.
 
     ``progress(done, total)`` is called after each batch of pages.
     """
-    ids = list(ServicePage.objects.canonical().filter(live=True).order_by("pk").values_list("pk", flat=True))
+    ids = list(ServicePage.objects.canonical().filter(live=True).public().order_by("pk").values_list("pk", flat=True))
     with transaction.atomic():
         SearchTerm.objects.all().delete()
         SearchWord.objects.all().delete()  # display forms are chosen afresh

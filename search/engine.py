@@ -29,7 +29,7 @@ LOGICAL_FIELDS = {
     "description": "description",
 }
 FILTER_FIELDS = ("agency", "category", "aimag", "soum", "channel_online", "channel_operator",
-                 "channel_in_person", "stages", "live")  # fmt: skip
+                 "channel_in_person", "stages", "live", "search_restricted")  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +76,10 @@ def _filter_clauses(query: service.Query) -> list[dict]:
     clauses = [
         {"term": {"_django_content_type": ServicePage._meta.app_label + "." + ServicePage.__name__}},
         {"term": {cols["live"]: True}},
+        # A page under a view restriction stays in Wagtail's index (the admin's page search) but
+        # is never a public result. "Not true" rather than "false": a page indexed before the
+        # field existed has none, and must not vanish until the next update_index.
+        {"bool": {"must_not": {"term": {cols["search_restricted"]: True}}}},
     ]
     for name, pk in query.ids.items():
         clauses.append({"term": {cols[name]: pk}})
@@ -153,7 +157,7 @@ def _send(client, index_name: str, body: dict) -> dict:
 def _results(query: service.Query, response: dict) -> service.Results:
     hits = response["hits"]["hits"]
     ids = [int(hit["fields"]["pk"][0]) for hit in hits]
-    pages = ServicePage.objects.live().select_related(*service.HIT_RELATED).in_bulk(ids)
+    pages = ServicePage.objects.live().public().select_related(*service.HIT_RELATED).in_bulk(ids)
     results = service.Results(query=query, count=response["hits"]["total"]["value"], source="engine")
     results.hits = [
         service.Hit(page=pages[page_id], score=round(hit["_score"] or 0.0, 3),
@@ -192,5 +196,5 @@ def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
     }
     response = _send(client, index_name, body)
     ids = [int(hit["fields"]["pk"][0]) for hit in response["hits"]["hits"]]
-    pages = ServicePage.objects.live().in_bulk(ids)
+    pages = ServicePage.objects.live().public().in_bulk(ids)
     return [pages[page_id] for page_id in ids if page_id in pages]

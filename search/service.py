@@ -270,7 +270,7 @@ def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
         except EngineUnavailable:
             _engine_down_until = time.monotonic() + ENGINE_RETRY_SECONDS
     ranked = embedded.search_ids(prefix, None, limit=limit)
-    pages = ServicePage.objects.live().in_bulk([page_id for page_id, _score in ranked])
+    pages = ServicePage.objects.live().public().in_bulk([page_id for page_id, _score in ranked])
     return [pages[page_id] for page_id, _score in ranked if page_id in pages]
 
 
@@ -298,7 +298,7 @@ def embedded_search(query: Query, window: Window) -> Results:
     results = Results(query=query, count=len(ordered), source="embedded")
     results.facets = catalog_summary().facets([page_id for page_id, _score in ordered], query)
     shown = ordered[window.offset : window.offset + window.size]
-    pages = ServicePage.objects.live().select_related(*HIT_RELATED).in_bulk([page_id for page_id, _score in shown])
+    pages = ServicePage.objects.live().public().select_related(*HIT_RELATED).in_bulk([page_id for page_id, _score in shown])
     results.hits = [
         Hit(page=pages[page_id], score=round(score, 3), snippet=highlight(pages[page_id].summary, query.q))
         for page_id, score in shown
@@ -322,7 +322,7 @@ def embedded_filters(query: Query) -> dict:
 
 @dataclass
 class CatalogSummary:
-    """Facet attributes of every live service, cached per process until the catalog changes.
+    """Facet attributes of every live, public service, cached per process until the catalog changes.
 
     Counting facets over a list of matched ids in Python takes a few ms for the
     whole catalog, and saves one GROUP BY query per facet per search.
@@ -377,7 +377,7 @@ def catalog_summary() -> CatalogSummary:
     if _summary is None or _summary.version != version:
         fields = ("pk", "agency_id", "category_id", "aimag_id", "soum_id", "channel_online", "channel_operator",
                   "channel_in_person", "stages")  # fmt: skip
-        rows = {row[0]: row[1:] for row in ServicePage.objects.live().canonical().values_list(*fields)}
+        rows = {row[0]: row[1:] for row in ServicePage.objects.live().public().canonical().values_list(*fields)}
         _summary = CatalogSummary(version=version, rows=rows)
     return _summary
 

@@ -390,7 +390,7 @@ def index_pages(page_ids: list[int], progress_stream=None) -> int:
             index.add_model(ServicePage)
         for start in range(0, len(page_ids), BATCH_SIZE):
             # Originals only (see ServicePage.get_indexed_objects).
-            chunk = list(ServicePage.objects.canonical().filter(pk__in=page_ids[start : start + BATCH_SIZE]))
+            chunk = list(ServicePage.get_indexed_objects().filter(pk__in=page_ids[start : start + BATCH_SIZE]))
             index.add_items(ServicePage, chunk)
             done += len(chunk)
             progress.update(done)

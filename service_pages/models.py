@@ -16,12 +16,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Length, Substr
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminPageForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
-from wagtail.models import AbstractGroupApprovalTask, Page
+from wagtail.models import AbstractGroupApprovalTask, Page, PageViewRestriction
 from wagtail.search import index
 from wagtail.snippets.models import register_snippet
 
@@ -344,6 +346,20 @@ class ServicePageQuerySet(CatalogPageQuerySet):
         """
         return self.canonical().filter(code=code).first()
 
+    def with_view_restriction(self):
+        """Annotate ``view_restricted``: a view restriction covers the page (its own or an ancestor's).
+
+        One subquery for the whole queryset, so indexing thousands of pages does not ask once per
+        page (``ServicePage.search_restricted``).
+        """
+        return self.annotate(view_restricted=view_restricted())
+
+
+def view_restricted() -> Exists:
+    """True where a ``PageViewRestriction`` sits on the page or an ancestor (a prefix of its path)."""
+    covering = PageViewRestriction.objects.filter(page__path=Substr(OuterRef("path"), 1, Length("page__path")))
+    return Exists(covering)
+
 
 ServicePageManager = CatalogPageManager.from_queryset(ServicePageQuerySet)
 
@@ -450,6 +466,8 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         index.FilterField("channel_operator"),
         index.FilterField("channel_in_person"),
         index.FilterField("stages"),
+        # Public search leaves these out (search.engine); editors still find them in the admin.
+        index.FilterField("search_restricted"),
     ]
 
     parent_page_types = ["service_pages.AgencyPage"]
@@ -498,7 +516,25 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     @classmethod
     def get_indexed_objects(cls):
         """Only the originals: they carry ``title_en`` too, so each service is found once."""
-        return super().get_indexed_objects().filter(locale__language_code=default_language())
+        return super().get_indexed_objects().filter(locale__language_code=default_language()).annotate(
+            view_restricted=view_restricted()
+        )
+
+    @property
+    def is_public(self) -> bool:
+        """No view restriction (password or groups) covers this page or any page above it.
+
+        A restricted service is for the people its restriction lets in, through Wagtail's page
+        serving only: search leaves it out and applications are refused (``application_for``).
+        """
+        return not self.search_restricted()
+
+    def search_restricted(self) -> bool:
+        """The indexed value of ``is_public``'s opposite (annotated in bulk by ``get_indexed_objects``)."""
+        annotated = getattr(self, "view_restricted", None)
+        if annotated is not None:
+            return bool(annotated)
+        return self.get_view_restrictions().exists()
 
     @cached_property
     def in_reader_language(self) -> "ServicePage":
