@@ -100,6 +100,9 @@ def live_site(tmp_path_factory):
         "DEBUG": "false",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "2",
+        # The administrator of the admin browser tests (tests/test_csp.py), made by ensure_admin.
+        "ADMIN_USERNAME": "live-admin",
+        "ADMIN_PASSWORD": "live-admin-pw",
     }
     commands = (
         ["migrate", "--noinput", "-v0"],
@@ -107,6 +110,7 @@ def live_site(tmp_path_factory):
         ["collectstatic", "--noinput", "-v0"],
         # A soum operator for the operator-mode browser test (Архангай, Батцэнгэл).
         ["create_operator", "live-operator", "--soum", "6504", "--password", "live-operator-pw"],
+        ["ensure_admin"],
     )
     for command in commands:
         subprocess.run(

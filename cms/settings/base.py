@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "import_export",
     "django_tasks",
     "django_tasks_db",
+    # django-csp: its system checks and {% load csp %} for nonces (the header comes from the middleware).
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -63,6 +65,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise serves collected static files under gunicorn without a web server in front.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Security headers on every page and API response (static files above need none):
+    # Content-Security-Policy (django-csp, the admin's policy by path) and Permissions-Policy.
+    "cms.security_headers.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -246,3 +252,29 @@ TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
 TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "")
 TUMEN_NOTIFY_SENDER = env_str("TUMEN_NOTIFY_SENDER", "")
 LOGIN_URL = "wagtailadmin_login"
+
+# --- Security headers (cms/security_headers.py) ------------------------------
+# Content-Security-Policy through django-csp: a strict policy for the public site and the API, a
+# looser one (Wagtail's inline styles) under /admin/. TUMEN_CSP_REPORT_ONLY=true sends both as
+# Content-Security-Policy-Report-Only instead (to stage a change); TUMEN_CSP_REPORT_URI adds a
+# report-uri where browsers post what the policy blocked (or would have blocked).
+from cms import security_headers  # noqa: E402
+
+TUMEN_CSP_REPORT_ONLY = env_bool("TUMEN_CSP_REPORT_ONLY", False)
+TUMEN_CSP_REPORT_URI = env_str("TUMEN_CSP_REPORT_URI", "")
+_public_csp = {
+    "DIRECTIVES": security_headers.directives_with_report_uri(security_headers.PUBLIC_DIRECTIVES, TUMEN_CSP_REPORT_URI)
+}
+CONTENT_SECURITY_POLICY = None if TUMEN_CSP_REPORT_ONLY else _public_csp
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _public_csp if TUMEN_CSP_REPORT_ONLY else None
+TUMEN_ADMIN_CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": security_headers.directives_with_report_uri(security_headers.ADMIN_DIRECTIVES, TUMEN_CSP_REPORT_URI)
+}
+# The admin loads nothing from other origins, so the two Wagtail features that would are off: the
+# dashboard's new-version check (a request to Wagtail's release server from every staff browser;
+# versions are pinned in requirements.txt and upgraded deliberately) and Gravatar avatars (they
+# would send a hash of every staff member's e-mail address to a third party; the built-in avatar is shown).
+WAGTAIL_ENABLE_UPDATE_CHECK = False
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
+# Permissions-Policy through django-permissions-policy: every listed browser feature off ("()").
+PERMISSIONS_POLICY = {feature: [] for feature in security_headers.PERMISSIONS_POLICY_DENIED}
