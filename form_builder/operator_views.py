@@ -156,17 +156,56 @@ def start(request, code):
 
 
 def consent_proof(request, draft):
-    """The consent given on the review page, or (None, error message)."""
+    """The consent given on the review page: ``(proof, None)``, or ``(None, message)``.
+
+    A code typed in is checked first; otherwise the in-person record must be complete
+    (``consent.InPersonForm``). Its field errors are shown through ``consent_form``.
+    """
     from . import consent
 
-    reason = request.POST.get("in_person_reason", "").strip()
     code = request.POST.get("consent_code", "").strip()
     if code:
-        proof = consent.check_code(draft, code)
-        return (proof, None) if proof else (None, _("The confirmation code is wrong or has expired."))
-    if len(reason) >= 5:
-        return consent.in_person(reason, request.user), None
+        try:
+            return consent.check_code(draft, code, request.user), None
+        except consent.ConsentError as error:
+            return None, error.message
+    form = consent.InPersonForm(request.POST)
+    if consent.InPersonForm.posted(request.POST):
+        if form.is_valid():
+            return form.proof(request.user), None
+        request.consent_form = form
+        return None, _("Record the in-person confirmation completely: the reason, the identity document you checked and its number.")
     return None, _("The citizen must confirm: enter the code sent to their phone, or record why they confirmed in person.")
+
+
+def send_consent_code(request, draft, service):
+    """Send the citizen a code; ``None`` when sent, else the ``ConsentError`` to show."""
+    from . import consent
+
+    try:
+        masked = consent.send_code(draft, service.title, request.user, code_to=request.POST.get("code_to", ""))
+    except consent.ConsentError as error:
+        return error
+    from django.contrib import messages
+
+    messages.success(request, _("A confirmation code was sent to %(phone)s.") % {"phone": masked})
+    return None
+
+
+def consent_context(request, draft) -> dict:
+    """What the review page shows the operator about the citizen's confirmation."""
+    from . import consent
+
+    where = consent.destination(draft)
+    sent = draft.consent if draft.consent.get("code_hash") else {}
+    return {
+        "code_sent": bool(sent),
+        "code_sent_to": consent.mask_phone(sent.get("phone", "")) if sent else "",
+        "code_expires": datetime.datetime.fromisoformat(sent["expires"]) if sent.get("expires") else None,
+        "phone_given": consent.mask_phone(where.given),
+        "phone_earlier": consent.mask_phone(where.earlier) if where.mismatch else "",
+        "consent_form": getattr(request, "consent_form", None) or consent.InPersonForm(),
+    }
 
 
 def validate_operator(request, draft):

@@ -4,8 +4,9 @@ Authenticated per agency: ``X-Tumen-Key`` names an active :class:`AgencyCredenti
 ``X-Tumen-Signature`` is HMAC-SHA256 over ``"{X-Tumen-Timestamp}.{tracking code}." + body`` with
 its secret (5-minute replay window). The agency must be the one handling the submission's current
 stage. The body is read by the agency's status-callback plugin (default ``tumen_status``:
-``{"status", "message"}``); ``completed`` of a non-final stage starts the next stage
-(``form_builder.stages``), ``rejected`` ends the flow and its message is shown to the citizen.
+``{"status", "message", "public_message"}``); ``completed`` of a non-final stage starts the next
+stage (``form_builder.stages``), ``rejected`` ends the flow. ``message`` is a note for staff only;
+``public_message`` (optional) is what the citizen reads on the tracking page.
 """
 
 from django.db import IntegrityError, transaction
@@ -70,6 +71,7 @@ def status_callback(request, tracking_code):
             submission = apply_status(
                 submission, update.status, agency_code=credential.agency.code,
                 actor=f"agency:{credential.agency.code}", message=update.message,
+                public_message=getattr(update, "public_message", ""),
             )  # fmt: skip
             AgencyCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
     except StatusRefused as refused:

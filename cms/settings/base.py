@@ -182,6 +182,10 @@ TUMEN_IMPORT_MAX_BYTES = env_int("TUMEN_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
 # Saved drafts (save and resume) are deleted this many days after their last save.
 TUMEN_DRAFT_TTL_DAYS = env_int("TUMEN_DRAFT_TTL_DAYS", 30)
+# Shared PCs: a browser lets go of a draft left untouched this long (resumable with its code), and
+# shows a receipt with the answers only this long after submitting (and not once a new one starts).
+TUMEN_DRAFT_IDLE_MINUTES = env_int("TUMEN_DRAFT_IDLE_MINUTES", 60)
+TUMEN_RECEIPT_MINUTES = env_int("TUMEN_RECEIPT_MINUTES", 30)
 TUMEN_UPLOAD_MAX_FILES = env_int("TUMEN_UPLOAD_MAX_FILES", 10)
 TUMEN_UPLOAD_MAX_TOTAL_MB = env_int("TUMEN_UPLOAD_MAX_TOTAL_MB", 50)
 # Rate limits as "<count>/<period>" (s, m, h, d); "0" switches one off. Soum offices submit for
@@ -216,6 +220,11 @@ TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
 # Operator mode: how the citizen's confirmation code reaches their phone (a class with
 # send(phone, text)); the default writes it to the log (development).
 TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "form_builder.consent.ConsoleSender")
+# How many confirmation codes may be sent per application, per phone number and per operator
+# ("<count>/<period>"; "0" = off). A code lives 10 minutes and dies after 5 wrong tries.
+TUMEN_CONSENT_CODES_PER_DRAFT = env_str("TUMEN_CONSENT_CODES_PER_DRAFT", "3/15m")
+TUMEN_CONSENT_CODES_PER_PHONE = env_str("TUMEN_CONSENT_CODES_PER_PHONE", "3/15m")
+TUMEN_CONSENT_CODES_PER_OPERATOR = env_str("TUMEN_CONSENT_CODES_PER_OPERATOR", "50/d")
 # Citizens hear about status changes by SMS through this sender (same shape; log by default).
 TUMEN_NOTIFY_SENDER = env_str("TUMEN_NOTIFY_SENDER", "form_builder.consent.ConsoleSender")
 LOGIN_URL = "wagtailadmin_login"
