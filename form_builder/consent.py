@@ -220,6 +220,8 @@ def has_substance(text: str) -> bool:
 class InPersonForm(forms.Form):
     """What the operator records when the citizen confirmed in person (POST names of the review page)."""
 
+    use_required_attribute = False  # the same form button submits a code instead: no browser-side "required"
+
     in_person_reason = forms.ChoiceField(label=_("Why in person"), choices=[("", "—"), *IN_PERSON_REASONS])
     id_document_type = forms.ChoiceField(label=_("Identity document checked"), choices=[("", "—"), *ID_DOCUMENTS])
     id_document_number = forms.CharField(label=_("Document number"), max_length=40)

@@ -504,7 +504,7 @@ def resume(request, resume_code=""):
 
     Links that still carry a code in their path (``/resume/<code>/``, given out before) only show
     the form filled in, posting to ``/resume/``: mail and chat apps open links to preview them, so
-    a GET never uses the code up, and the page is neither cached nor sent on as a referrer. No
+    a GET never uses the code up, and the page is neither cached nor sent to other sites as a referrer. No
     answer ever redirects to a URL with the code.
     """
     error = None
@@ -528,7 +528,9 @@ def resume(request, resume_code=""):
             messages.success(request, _("Welcome back. Your answers are as you left them."))
             return redirect(_step_url(draft.service, draft.step))
     response = render(request, "form_builder/resume.html", {"resume_code": resume_code, "error": error}, status=400 if error else 200)
-    response["Referrer-Policy"] = "no-referrer"
+    # The URL may hold an old link's code: never send it to another site. (Not "no-referrer": a
+    # form posted from a page under that policy has "Origin: null", which the CSRF check refuses.)
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
