@@ -13,6 +13,7 @@ import datetime
 from functools import wraps
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -21,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from search import service as search_service
 
-from . import validators
+from . import consent, validators
 from .models import OperatorProfile, Status
 from .submissions import ServiceUnavailable, application_for
 from .views import _new_draft, _remember_draft, _service_or_404, _step_url, _unavailable
@@ -161,8 +162,6 @@ def consent_proof(request, draft):
     A code typed in is checked first; otherwise the in-person record must be complete
     (``consent.InPersonForm``). Its field errors are shown through ``consent_form``.
     """
-    from . import consent
-
     code = request.POST.get("consent_code", "").strip()
     if code:
         try:
@@ -180,22 +179,16 @@ def consent_proof(request, draft):
 
 def send_consent_code(request, draft, service):
     """Send the citizen a code; ``None`` when sent, else the ``ConsentError`` to show."""
-    from . import consent
-
     try:
         masked = consent.send_code(draft, service.title, request.user, code_to=request.POST.get("code_to", ""))
     except consent.ConsentError as error:
         return error
-    from django.contrib import messages
-
     messages.success(request, _("A confirmation code was sent to %(phone)s.") % {"phone": masked})
     return None
 
 
 def consent_context(request, draft) -> dict:
     """What the review page shows the operator about the citizen's confirmation."""
-    from . import consent
-
     where = consent.destination(draft)
     sent = draft.consent if draft.consent.get("code_hash") else {}
     return {
