@@ -11,12 +11,14 @@ class FormBuilderConfig(AppConfig):
     def ready(self):
         from django.core import checks
         from django.core.signals import setting_changed
+        from django.db.models.signals import pre_delete
         from wagtail.signals import published
 
-        from .models import FormDefinition
-        from .signals import freeze_published_form, reset_private_storage
+        from .models import Draft, FormDefinition
+        from .signals import delete_draft_files, freeze_published_form, reset_private_storage
         from .sms import check_senders
 
         published.connect(freeze_published_form, sender=FormDefinition, dispatch_uid="tumen_freeze_form")
         setting_changed.connect(reset_private_storage, dispatch_uid="tumen_private_storage")
+        pre_delete.connect(delete_draft_files, sender=Draft, dispatch_uid="tumen_draft_files")
         checks.register(check_senders)

@@ -349,6 +349,10 @@ class Submission(models.Model):
     office_soum = models.ForeignKey(
         "service_pages.Soum", verbose_name=_("office"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The office's aimag (an aimag supervisor applying has an aimag but no soum): their queue.
+    office_aimag = models.ForeignKey(
+        "service_pages.Aimag", verbose_name=_("office's aimag"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     consent = models.JSONField(_("consent"), default=dict, blank=True, help_text=_("How the citizen confirmed the application."))
     # Multi-stage services: the agencies of each stage (codes, in order) and the current stage.
     stage_agencies = models.JSONField(_("agencies of each stage"), default=list, blank=True)
@@ -529,7 +533,7 @@ class OperatorProfile(models.Model):
         """The submissions this person may see: their office's, or their aimag's offices'."""
         queryset = Submission.objects.filter(source=Source.OPERATOR)
         if self.role == self.Role.SUPERVISOR:
-            return queryset.filter(office_soum__aimag=self.aimag_id)
+            return queryset.filter(models.Q(office_aimag=self.aimag_id) | models.Q(office_soum__aimag=self.aimag_id))
         return queryset.filter(office_soum=self.soum_id)
 
 

@@ -13,6 +13,7 @@ import datetime
 from functools import wraps
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
@@ -21,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from search import service as search_service
 
-from . import access_log, validators
+from . import access_log, consent, sms, validators
 from .models import OperatorProfile, Status
 from .submissions import ServiceUnavailable, application_for
 from .views import _new_draft, _remember_draft, _service_or_404, _step_url, _unavailable
@@ -158,17 +159,57 @@ def start(request, code):
 
 
 def consent_proof(request, draft):
-    """The consent given on the review page, or (None, error message)."""
-    from . import consent
+    """The consent given on the review page: ``(proof, None)``, or ``(None, message)``.
 
-    reason = request.POST.get("in_person_reason", "").strip()
+    A code typed in is checked first; otherwise the in-person record must be complete
+    (``consent.InPersonForm``). Its field errors are shown through ``consent_form``.
+    """
     code = request.POST.get("consent_code", "").strip()
     if code:
-        proof = consent.check_code(draft, code)
-        return (proof, None) if proof else (None, _("The confirmation code is wrong or has expired."))
-    if len(reason) >= 5:
-        return consent.in_person(reason, request.user), None
+        try:
+            return consent.check_code(draft, code, request.user), None
+        except consent.ConsentError as error:
+            return None, error.message
+    form = consent.InPersonForm(request.POST)
+    if consent.InPersonForm.posted(request.POST):
+        if form.is_valid():
+            return form.proof(request.user), None
+        request.consent_form = form
+        return None, _("Record the in-person confirmation completely: the reason, the identity document you checked and its number.")
     return None, _("The citizen must confirm: enter the code sent to their phone, or record why they confirmed in person.")
+
+
+def send_consent_code(request, draft, service):
+    """Send the citizen a code; ``None`` when done (sent, or the SMS failure told as a message), else
+    the ``ConsentError`` to show on the review page."""
+    try:
+        masked = consent.send_code(
+            draft, service.title, request.user, code_to=request.POST.get("code_to", ""), agency=service.agency
+        )
+    except consent.ConsentError as error:
+        return error
+    except sms.SmsNotConfigured:
+        messages.error(request, _("SMS is not configured on this site, so no code was sent. Record the citizen's in-person confirmation instead."))  # fmt: skip
+        return None
+    except sms.SmsFailed:
+        messages.error(request, _("The code could not be sent: the SMS service did not accept it. Try again, or record the citizen's in-person confirmation."))  # fmt: skip
+        return None
+    messages.success(request, _("A confirmation code was sent to %(phone)s.") % {"phone": masked})
+    return None
+
+
+def consent_context(request, draft) -> dict:
+    """What the review page shows the operator about the citizen's confirmation."""
+    where = consent.destination(draft)
+    sent = draft.consent if draft.consent.get("code_hash") else {}
+    return {
+        "code_sent": bool(sent),
+        "code_sent_to": consent.mask_phone(sent.get("phone", "")) if sent else "",
+        "code_expires": datetime.datetime.fromisoformat(sent["expires"]) if sent.get("expires") else None,
+        "phone_given": consent.mask_phone(where.given),
+        "phone_earlier": consent.mask_phone(where.earlier) if where.mismatch else "",
+        "consent_form": getattr(request, "consent_form", None) or consent.InPersonForm(),
+    }
 
 
 def validate_operator(request, draft):

@@ -41,3 +41,17 @@ def reset_private_storage(setting, **kwargs):
         from .models import _private_storage
 
         _private_storage._wrapped = empty
+
+
+def delete_draft_files(sender, instance, **kwargs):
+    """A draft going away (submitted, abandoned, expired, or its service deleted) takes the uploads
+    that no submission kept with it: rows now, files on disk once the deletion commits."""
+    from django.db import transaction
+
+    from .models import StoredFile
+
+    leftovers = list(StoredFile.objects.filter(draft=instance, submission__isnull=True))
+    if not leftovers:
+        return
+    StoredFile.objects.filter(pk__in=[item.pk for item in leftovers]).delete()
+    transaction.on_commit(lambda: [item.file.delete(save=False) for item in leftovers])

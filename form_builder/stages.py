@@ -4,8 +4,9 @@ A service with ``stages`` > 1 lists its agencies in ``stage_agencies`` ("ubeg | 
 submission snapshots that list when it is made. Stage 1 goes to the first agency; when the current
 stage's agency reports ``completed`` (a signed callback or a staff action in the admin), the stage
 is recorded as done and the next stage starts: ``stage_started`` makes the plugins deliver the
-accumulated record to the next agency. ``rejected`` at any stage ends the flow, with a reason the
-citizen sees on the tracking page. The last stage's ``completed`` completes the application.
+accumulated record to the next agency. ``rejected`` at any stage ends the flow. A status carries a
+staff note (``message``, staff only) and, separately, a message for the citizen
+(``public_message``), the only text shown on the tracking page. The last stage's ``completed`` completes the application.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def apply_status(submission: Submission, status: str, *, agency_code: str, actor
         current.set_status(Status.IN_PROGRESS, actor="tumen", agency_code=current.current_stage_agency_code)
         stage_started.send(sender=Submission, submission=current, stage=current.stage)
         return current
-    public = public_message or (message if status == Status.REJECTED else "")
-    current.set_status(status, actor=actor, message=message, public_message=public, agency_code=agency_code)
+    # ``message`` is the staff's note and never public; only ``public_message`` reaches the citizen.
+    current.set_status(status, actor=actor, message=message, public_message=public_message, agency_code=agency_code)
     return current
 
 

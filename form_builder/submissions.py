@@ -9,6 +9,7 @@ submission that will be delivered.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from dataclasses import dataclass
 
@@ -186,6 +187,7 @@ def submit(
     citizen: dict | None = None,
     consent: dict | None = None,
     office_soum=None,
+    office_aimag=None,
     language: str | None = None,
     admit=None,
 ) -> Submission:
@@ -236,6 +238,7 @@ def submit(
                 citizen=citizen or {},
                 consent=consent or {},
                 office_soum=office_soum,
+                office_aimag=office_aimag or (office_soum.aimag if office_soum is not None else None),
                 stage_agencies=stage_agencies_for(service),
             )
             for stored in written:
@@ -283,8 +286,13 @@ def errors_as_json(errors: dict[str, list[ValidationError]]) -> dict:
     return result
 
 
+ORPHAN_GRACE = datetime.timedelta(days=1)
+
+
 def purge_expired_drafts(now=None) -> int:
-    """Delete drafts past their expiry with their files; return how many went."""
+    """Delete drafts past their expiry with their files, and uploads that belong to neither a
+    draft nor a submission any more (left by an older version that deleted drafts without their
+    files); return how many drafts went."""
     now = now or timezone.now()
     count = 0
     for draft in Draft.objects.filter(expires_at__lte=now).iterator():
@@ -293,4 +301,8 @@ def purge_expired_drafts(now=None) -> int:
             stored.delete()
         draft.delete()
         count += 1
+    orphans = StoredFile.objects.filter(draft__isnull=True, submission__isnull=True, created_at__lte=now - ORPHAN_GRACE)
+    for stored in orphans.iterator():
+        stored.file.delete(save=False)
+        stored.delete()
     return count

@@ -9,7 +9,9 @@ urlpatterns = [
     path("apply/<str:code>/step/<int:number>/", views.step, name="form_step"),
     path("apply/<str:code>/review/", views.review, name="form_review"),
     path("apply/<str:code>/saved/", views.saved, name="form_saved"),
+    path("apply/<str:code>/start-again/", views.start_again, name="form_start_again"),
     path("resume/", views.resume, name="form_resume"),
+    # Old links with the code in the path: a form that posts it (see views.resume).
     path("resume/<str:resume_code>/", views.resume, name="form_resume_link"),
     path("receipt/<str:tracking_code>/", views.receipt, name="form_receipt"),
     path("receipt/<str:tracking_code>/download/", views.receipt_download, name="form_receipt_download"),

@@ -9,6 +9,7 @@ whose conditions do not hold and narrows the soum list to the chosen aimag.
 from __future__ import annotations
 
 import datetime
+import time
 
 from django import forms
 from django.conf import settings
@@ -19,15 +20,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from service_pages.models import ServicePage
 
 from . import ratelimit
 from .api import find_submission
 from .display import answer_rows
-from .models import Draft, Source, Submission, normalize_tracking_code
-from .sms import SmsFailed, SmsNotConfigured
+from .models import Draft, Source, Status, Submission, normalize_tracking_code
 from .spec import FormSpec, localized
 from .submissions import (
     AlreadySubmitted,
@@ -74,19 +75,35 @@ def _throttled(request, service, verdict):
 
 
 def _draft_for(request, service) -> Draft | None:
+    """The draft this browser is working on, unless it was left alone too long.
+
+    On a shared PC (a library, a soum office) the next person must not find the previous one's
+    answers: after ``TUMEN_DRAFT_IDLE_MINUTES`` without activity the browser lets go of the draft
+    (it stays resumable with its code until it expires).
+    """
     draft_id = request.session.get(SESSION_DRAFTS, {}).get(service.code)
     if not draft_id:
         return None
     draft = Draft.objects.filter(pk=draft_id, service=service).select_related("form_version").first()
     if draft is None or draft.expired:
         return None
+    idle = timezone.now() - draft.updated_at
+    if idle > datetime.timedelta(minutes=settings.TUMEN_DRAFT_IDLE_MINUTES):
+        _forget_draft(request, service)
+        messages.info(request, _("An application left untouched for a while is closed in this browser, to protect it. "
+                                 "If you saved it, continue it with its code."))  # fmt: skip
+        return None
+    if request.method == "GET" and idle > datetime.timedelta(minutes=1):  # reading a step is activity too
+        Draft.objects.filter(pk=draft.pk).update(updated_at=timezone.now())
     return draft
 
 
 def _remember_draft(request, draft: Draft):
+    """Bind the draft to this browser; an application starting here hides the last one's receipts."""
     drafts = dict(request.session.get(SESSION_DRAFTS, {}))
     drafts[draft.service.code] = str(draft.pk)
     request.session[SESSION_DRAFTS] = drafts
+    request.session.pop(SESSION_RECEIPTS, None)
 
 
 def _forget_draft(request, service):
@@ -106,6 +123,17 @@ def _new_draft(service, version) -> Draft:
 def _touch(draft: Draft):
     draft.expires_at = timezone.now() + datetime.timedelta(days=settings.TUMEN_DRAFT_TTL_DAYS)
     draft.save()
+
+
+@require_POST
+def start_again(request, code):
+    """"Start again": this browser's draft of the service and its uploads are deleted."""
+    service = _service_or_404(code)
+    draft_id = request.session.get(SESSION_DRAFTS, {}).get(service.code)
+    if draft_id:
+        Draft.objects.filter(pk=draft_id, service=service).delete()  # the draft's files go with it
+    _forget_draft(request, service)
+    return redirect(_step_url(service, 0))
 
 
 def _step_form(spec: FormSpec, index: int, answers: dict, *, data=None, files=None, errors=None, language=None):
@@ -168,6 +196,7 @@ def _context(service, application, draft, **extra):
 # -- steps -------------------------------------------------------------------------------------
 
 
+@never_cache
 def start(request, code):
     """``/apply/<code>/``: continue a draft where it was left, or begin at the first step."""
     service = _service_or_404(code)
@@ -187,6 +216,7 @@ def _application(request, service, draft) -> Application:
     return application
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def step(request, code, number):
     service = _service_or_404(code)
@@ -321,6 +351,7 @@ def _render_step(request, service, application, draft, index, form, status=200):
 # -- check your answers and submit ---------------------------------------------------------------
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def review(request, code):
     service = _service_or_404(code)
@@ -339,23 +370,19 @@ def review(request, code):
     status = 200
     operator_mode = draft.operator_id is not None
     consent_message = None
+    retry_after = 0
     extra = {}
+    sending_code = request.method == "POST" and request.POST.get("action") == "send_code"
     if operator_mode:
-        from . import consent as consent_codes
-        from .operator_views import consent_proof, validate_operator
+        from .operator_views import consent_context, consent_proof, send_consent_code, validate_operator
 
         profile = validate_operator(request, draft)
-        if request.method == "POST" and request.POST.get("action") == "send_code":
-            try:
-                consent_codes.send_code(draft, service.title, agency=service.agency)
-            except SmsNotConfigured:
-                messages.error(request, _("SMS is not configured on this site, so no code was sent. Record the citizen's in-person confirmation instead."))
-            except SmsFailed:
-                messages.error(request, _("The code could not be sent: the SMS service did not accept it. Try again, or record the citizen's in-person confirmation."))
-            else:
-                messages.success(request, _("A confirmation code was sent to the citizen's phone."))
-            return redirect("form_review", code=service.code)
-    if request.method == "POST" and not errors and operator_mode:
+        if sending_code:
+            refused = send_consent_code(request, draft, service)
+            if refused is None:
+                return redirect("form_review", code=service.code)
+            consent_message, status, retry_after = refused.message, refused.status, refused.retry_after
+    if request.method == "POST" and not errors and operator_mode and not sending_code:
         proof, consent_message = consent_proof(request, draft)
         if proof is None:
             status = 400
@@ -366,6 +393,7 @@ def review(request, code):
                 "citizen": draft.citizen,
                 "consent": proof,
                 "office_soum": profile.soum,
+                "office_aimag": profile.aimag or (profile.soum.aimag if profile.soum_id else None),
             }
     if request.method == "POST" and not errors and status == 200:
         if request.POST.get(HONEYPOT):
@@ -387,10 +415,10 @@ def review(request, code):
             return redirect("track")
         else:
             _forget_draft(request, service)
-            receipts = [*request.session.get(SESSION_RECEIPTS, [])[-19:], submission.tracking_code]
+            receipts = [*_valid_receipts(request)[-19:], [submission.tracking_code, time.time()]]
             request.session[SESSION_RECEIPTS] = receipts
             return redirect("form_receipt", tracking_code=submission.tracking_code)
-    elif request.method == "POST" and errors:
+    elif request.method == "POST" and errors and status == 200:
         status = 400
     language = translation.get_language()
     rows = answer_rows(spec, answers, language)
@@ -407,27 +435,43 @@ def review(request, code):
         errors=error_items,
         operator_mode=operator_mode,
         consent_message=consent_message,
-        code_sent=bool(draft.consent.get("code_hash")) if operator_mode else False,
+        **(consent_context(request, draft) if operator_mode else {}),
     )
-    return render(request, "form_builder/review.html", context, status=status)
+    response = render(request, "form_builder/review.html", context, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 # -- receipt -----------------------------------------------------------------------------------
 
 
+def _valid_receipts(request) -> list:
+    """``[tracking code, when]`` of this browser's recent submissions, younger than
+    ``TUMEN_RECEIPT_MINUTES`` (older entries, and the plain codes of older sessions, are dropped)."""
+    oldest = time.time() - settings.TUMEN_RECEIPT_MINUTES * 60
+    return [
+        item for item in request.session.get(SESSION_RECEIPTS, [])
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[1], (int, float)) and item[1] > oldest
+    ]  # fmt: skip
+
+
 def _own_submission(request, tracking_code) -> Submission:
-    """Only the browser session that made a submission sees its answers on the receipt."""
-    if tracking_code not in request.session.get(SESSION_RECEIPTS, []):
+    """Only the browser session that made a submission sees its answers on the receipt, and only
+    for a short while: the next person at a shared PC must not find them."""
+    if tracking_code not in [code for code, _at in _valid_receipts(request)]:
         raise Http404
     return get_object_or_404(Submission.objects.select_related("form_version", "agency"), tracking_code=tracking_code)
 
 
+@never_cache
 def receipt(request, tracking_code):
     submission = _own_submission(request, tracking_code)
     rows = answer_rows(submission.spec, submission.data, translation.get_language())
     return render(request, "form_builder/receipt.html", {"submission": submission, "rows": rows})
 
 
+@never_cache
 def receipt_download(request, tracking_code):
     """The receipt as a plain-text file the citizen keeps (printing the page is the other way)."""
     submission = _own_submission(request, tracking_code)
@@ -453,22 +497,28 @@ def receipt_download(request, tracking_code):
 # -- save and resume ---------------------------------------------------------------------------
 
 
+@never_cache
 def saved(request, code):
     service = _service_or_404(code)
     draft = _draft_for(request, service)
     resume_code = request.session.pop("tumen_resume_code", None)
     if draft is None or resume_code is None:
         return redirect("form_start", code=service.code)
-    link = request.build_absolute_uri(reverse("form_resume_link", args=[resume_code]))
+    # The page shows the code but links only to /resume/: a code in a URL ends up in access logs,
+    # browser history and referrers.
+    link = request.build_absolute_uri(reverse("form_resume"))
     return render(request, "form_builder/saved.html", {"service": service, "draft": draft, "resume_code": resume_code, "link": link})
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def resume(request, resume_code=""):
-    """Enter (or follow a link with) a one-time code to continue a saved application here.
+    """Enter a one-time code to continue a saved application here; the code travels only in a POST.
 
-    A link only shows a button: mail and chat apps open links to preview them, and a GET
-    that used the code up would leave the citizen with a dead link.
+    Links that still carry a code in their path (``/resume/<code>/``, given out before) only show
+    the form filled in, posting to ``/resume/``: mail and chat apps open links to preview them, so
+    a GET never uses the code up, and the page is neither cached nor sent to other sites as a referrer. No
+    answer ever redirects to a URL with the code.
     """
     error = None
     if request.method == "POST":
@@ -490,7 +540,11 @@ def resume(request, resume_code=""):
             _remember_draft(request, draft)
             messages.success(request, _("Welcome back. Your answers are as you left them."))
             return redirect(_step_url(draft.service, draft.step))
-    return render(request, "form_builder/resume.html", {"resume_code": resume_code, "error": error}, status=400 if error else 200)
+    response = render(request, "form_builder/resume.html", {"resume_code": resume_code, "error": error}, status=400 if error else 200)
+    # The URL may hold an old link's code: never send it to another site. (Not "no-referrer": a
+    # form posted from a page under that policy has "Origin: null", which the CSRF check refuses.)
+    response["Referrer-Policy"] = "same-origin"
+    return response
 
 
 # -- tracking ----------------------------------------------------------------------------------
@@ -504,6 +558,18 @@ def track(request):
             return render(request, "form_builder/track.html", {"code": code[:40], "not_found": True}, status=404)
         return redirect("track_status", tracking_code=normalized)
     return render(request, "form_builder/track.html", {})
+
+
+def public_messages(events) -> list[str]:
+    """What the citizen reads: only messages meant for them. A rejection without one gets a
+    neutral sentence; the staff note (``message``) is never shown here."""
+    texts = []
+    for event in events:
+        if event.public_message:
+            texts.append(event.public_message)
+        elif event.status == Status.REJECTED:
+            texts.append(_("The agency rejected the application. Contact the agency to learn why."))
+    return texts
 
 
 def track_status(request, tracking_code):
@@ -527,7 +593,7 @@ def track_status(request, tracking_code):
             "submission": submission,
             "events": events,
             "stages": stage_rows(submission),
-            "public_messages": [event.public_message for event in events if event.public_message],
+            "public_messages": public_messages(events),
         },
     )
 

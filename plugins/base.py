@@ -61,7 +61,8 @@ class Verdict:
 @dataclass
 class StatusUpdate:
     status: str
-    message: str = ""
+    message: str = ""  # the agency's note for staff: never shown publicly
+    public_message: str = ""  # for the citizen (e.g. the reason of a rejection), on the tracking page
 
 
 class NoOptions(forms.Form):

@@ -4,10 +4,11 @@ Authenticated per agency: ``X-Tumen-Key`` names an active :class:`AgencyCredenti
 ``X-Tumen-Signature`` is HMAC-SHA256 over ``"{X-Tumen-Timestamp}.{tracking code}." + body`` with
 its secret (5-minute replay window). The agency must be the one handling the submission's current
 stage. The body is read by the agency's status-callback plugin (default ``tumen_status``:
-``{"status", "message"}``); ``completed`` of a non-final stage starts the next stage
-(``form_builder.stages``), ``rejected`` ends the flow and its message is shown to the citizen.
+``{"status", "message", "public_message"}``); ``completed`` of a non-final stage starts the next
+stage (``form_builder.stages``), ``rejected`` ends the flow. ``message`` is a note for staff only;
+``public_message`` (optional) is what the citizen reads on the tracking page.
 
-Retries are safe: a report with the same status and message as the agency's last one, when nothing
+Retries are safe: a report with the same status and messages as the agency's last one, when nothing
 but Tumen's own steps came after it, is answered 200 with the event already recorded, not
 recorded twice (an agency retries when it did not get the answer). What runs after the commit (the
 citizen's SMS) never fails the callback.
@@ -83,7 +84,8 @@ def status_callback(request, tracking_code):
                 return error_response(404, "submission_not_found", _("No application of this agency has this tracking code."))
             if event is None:
                 submission = apply_status(
-                    submission, update.status, agency_code=agency_code, actor=f"agency:{agency_code}", message=update.message
+                    submission, update.status, agency_code=agency_code, actor=f"agency:{agency_code}", message=update.message,
+                    public_message=getattr(update, "public_message", ""),
                 )
                 event = submission.events.order_by("-created_at", "-pk").first()
             else:
@@ -101,6 +103,8 @@ def repeated_report(submission, agency_code: str, update) -> SubmissionEvent | N
     report (only Tumen's own steps since, such as the next stage starting); else None."""
     last = submission.events.exclude(actor="tumen").order_by("-created_at", "-pk").first()
     if last is None or last.actor != f"agency:{agency_code}" or last.message != (update.message or ""):
+        return None
+    if last.public_message != (getattr(update, "public_message", "") or ""):
         return None
     same = last.status == update.status or (update.status == Status.COMPLETED and last.status == Status.STAGE_COMPLETED)
     return last if same else None

@@ -50,7 +50,7 @@ def test_public_pages_have_no_serious_accessibility_violations(live_site, browse
     _press(page, "next")
     check("check your answers")
     with page.expect_navigation():
-        page.locator("form button[type=submit]", has_text="").last.click()
+        page.locator('button[name="action"][value="submit"]').click()
     check("receipt")
     code = page.locator("[data-testid=tracking-code]").inner_text().strip()
     page.goto(f"{live_site}{prefix}/track/{code}/")

@@ -276,7 +276,10 @@ def test_an_operator_applies_for_a_citizen_who_then_follows_it(live_site, browse
     with page.expect_navigation() as refused:
         page.locator('button[name="action"][value="submit"]').click()
     assert refused.value.status == 400
-    page.locator("#id_in_person_reason").fill("Утасгүй иргэн биечлэн ирж баталсан")
+    page.locator("#id_in_person_reason").select_option("no_phone")
+    page.locator("#id_id_document_type").select_option("national_id")
+    page.locator("#id_id_document_number").fill("0456789")
+    page.locator("#id_in_person_checked").check()
     with page.expect_navigation():
         page.locator('button[name="action"][value="submit"]').click()
     page.wait_for_url("**/receipt/**")

@@ -16,6 +16,8 @@ from tests.agency import AgencyServer
 
 pytestmark = pytest.mark.django_db
 CITIZEN = {"register_number": "чб88051234", "last_name": "Дорж", "first_name": "Сараа", "phone": "8811 2233"}
+# An in-person confirmation: a listed reason and the identity document the operator checked.
+IN_PERSON = {"in_person_reason": "no_phone", "id_document_type": "national_id", "id_document_number": "0456789", "in_person_checked": "on"}
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +96,7 @@ def test_in_person_confirmation_is_recorded_and_delivered_with_both_identities(s
         apply_for_citizen(client, service, soum)
         short = client.post(f"/apply/{service.code}/review/", {"action": "submit", "in_person_reason": "ok"})
         assert short.status_code == 400
-        client.post(f"/apply/{service.code}/review/", {"action": "submit", "in_person_reason": "Утасгүй, биечлэн баталсан"})
+        client.post(f"/apply/{service.code}/review/", {"action": "submit", **IN_PERSON})
         submission = Submission.objects.get()
         assert submission.consent["method"] == "in_person" and submission.consent["recorded_by"] == "op-b"
         assert attempt(submission.deliveries.get().pk) == "delivered"
@@ -110,7 +112,7 @@ def test_offices_see_only_their_own_applications(service, demo_catalog):
     soum, same_aimag, other_aimag = soums()
     _user, office_a = operator("op-a", soum=soum)
     apply_for_citizen(office_a, service, soum)
-    office_a.post(f"/apply/{service.code}/review/", {"action": "submit", "in_person_reason": "Биечлэн ирсэн"})
+    office_a.post(f"/apply/{service.code}/review/", {"action": "submit", **IN_PERSON})
     code = Submission.objects.get().tracking_code
 
     console = office_a.get("/operator/").content.decode()
@@ -143,7 +145,7 @@ def test_an_operator_cannot_submit_another_operators_draft(service, demo_catalog
     session = office_b.session
     session["tumen_drafts"] = office_a.session["tumen_drafts"]
     session.save()
-    assert office_b.post(f"/apply/{service.code}/review/", {"action": "submit", "in_person_reason": "Биечлэн ирсэн"}).status_code == 403
+    assert office_b.post(f"/apply/{service.code}/review/", {"action": "submit", **IN_PERSON}).status_code == 403
     assert Submission.objects.count() == 0
 
 

@@ -86,14 +86,16 @@ def test_a_rejection_mid_flow_ends_it_with_a_reason_for_the_citizen(client, thre
     deliver_stage(submission, 1)
     callback(code, {"status": "completed"}, keys[0])
     deliver_stage(submission, 2)
-    response = callback(code, {"status": "rejected", "message": "Газрын кадастрын зураг дутуу"}, keys[1])
+    response = callback(
+        code, {"status": "rejected", "message": "Шалгасан: Б. Болд", "public_message": "Газрын кадастрын зураг дутуу"}, keys[1]
+    )
     assert response.status_code == 200
     submission.refresh_from_db()
     assert submission.status == Status.REJECTED and submission.stage == 2
     assert not Delivery.objects.filter(submission=submission, stage=3).exists()
     assert len(servers[2].received) == 0
     page = client.get(f"/track/{code}/").content.decode()
-    assert "Газрын кадастрын зураг дутуу" in page
+    assert "Газрын кадастрын зураг дутуу" in page and "Б. Болд" not in page, "the staff note stays with staff"
     assert '<li data-stage="1" data-state="done"' in page and '<li data-stage="2" data-state="rejected"' in page
     assert '<li data-stage="3" data-state="waiting"' in page
     timeline = client.get(f"/api/v1/submissions/{code}").json()["timeline"]

@@ -213,6 +213,10 @@ TUMEN_DRAFT_TTL_DAYS = env_int("TUMEN_DRAFT_TTL_DAYS", 30)
 # Personal data of an application is anonymised this many days after it was closed (or received,
 # if never closed), unless its service sets its own period (purge_personal_data, run daily).
 TUMEN_RETENTION_DAYS = env_int("TUMEN_RETENTION_DAYS", 1826)
+# Shared PCs: a browser lets go of a draft left untouched this long (resumable with its code), and
+# shows a receipt with the answers only this long after submitting (and not once a new one starts).
+TUMEN_DRAFT_IDLE_MINUTES = env_int("TUMEN_DRAFT_IDLE_MINUTES", 60)
+TUMEN_RECEIPT_MINUTES = env_int("TUMEN_RECEIPT_MINUTES", 30)
 TUMEN_UPLOAD_MAX_FILES = env_int("TUMEN_UPLOAD_MAX_FILES", 10)
 TUMEN_UPLOAD_MAX_TOTAL_MB = env_int("TUMEN_UPLOAD_MAX_TOTAL_MB", 50)
 # Rate limits as "<count>/<period>" (s, m, h, d); "0" switches one off. Soum offices submit for
@@ -251,6 +255,11 @@ TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
 # plugins.W001).
 TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "")
 TUMEN_NOTIFY_SENDER = env_str("TUMEN_NOTIFY_SENDER", "")
+# Operator mode: how many confirmation codes may be sent per application, per phone number and
+# per operator ("<count>/<period>"; "0" = off). A code lives 10 minutes and dies after 5 wrong tries.
+TUMEN_CONSENT_CODES_PER_DRAFT = env_str("TUMEN_CONSENT_CODES_PER_DRAFT", "3/15m")
+TUMEN_CONSENT_CODES_PER_PHONE = env_str("TUMEN_CONSENT_CODES_PER_PHONE", "3/15m")
+TUMEN_CONSENT_CODES_PER_OPERATOR = env_str("TUMEN_CONSENT_CODES_PER_OPERATOR", "50/d")
 LOGIN_URL = "wagtailadmin_login"
 
 # --- Security headers (cms/security_headers.py) ------------------------------

@@ -1,4 +1,5 @@
-"""The default status-callback format: ``{"status": "<status>", "message": "<optional note>"}``."""
+"""The default status-callback format: ``{"status": "<status>", "message": "<optional staff note>",
+"public_message": "<optional message for the citizen>"}``. ``message`` stays with staff."""
 
 import json
 
@@ -18,4 +19,7 @@ class TumenStatusPlugin(StatusCallbackPlugin):
         if not isinstance(data, dict) or not isinstance(data.get("status"), str):
             raise ValueError('expected {"status": "...", "message": "..."}')
         message = data.get("message") or ""
-        return StatusUpdate(status=data["status"], message=str(message)[:2000])
+        public_message = data.get("public_message") or ""
+        if not isinstance(public_message, str):
+            raise ValueError("public_message must be a string")
+        return StatusUpdate(status=data["status"], message=str(message)[:2000], public_message=public_message[:2000])
