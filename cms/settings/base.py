@@ -213,6 +213,9 @@ TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMP
 # Plain http (to loopback only) for development and tests; production needs https.
 TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
 
+# /statistics/ and /api/v1/statistics read a snapshot that db_worker recomputes this often.
+TUMEN_STATISTICS_REFRESH_SECONDS = env_int("TUMEN_STATISTICS_REFRESH_SECONDS", 3600)
+
 # Operator mode: how the citizen's confirmation code reaches their phone (a class with
 # send(phone, text)); the default writes it to the log (development).
 TUMEN_CONSENT_SENDER = env_str("TUMEN_CONSENT_SENDER", "form_builder.consent.ConsoleSender")
