@@ -41,7 +41,7 @@ from .spec import FormSchemaError, FormSpec
 
 
 class PrivateStorage(LazyObject):
-    """Uploads live under ``MEDIA_ROOT/private``, which no URL serves; staff download them
+    """Uploads live under ``TUMEN_PRIVATE_MEDIA_ROOT``, which no URL serves; staff download them
     through a permission-checked view (``form_builder.admin_views.download_file``)."""
 
     def _setup(self):

@@ -163,3 +163,88 @@ def test_the_refresh_task_reschedules_itself_on_a_deferring_backend(db, settings
     assert waiting.get().run_after > timezone.now() + datetime.timedelta(seconds=settings.TUMEN_STATISTICS_REFRESH_SECONDS - 60)
     tasks.refresh_statistics.call()  # a second chain is never started
     assert waiting.count() == 1
+
+
+# -- deploy checks: production refuses DEBUG, a weak key, an unsaid proxy count, public private files --
+
+STRONG_KEY = "k" * 10 + "Q7v2-x9_Lm4pZ8rT1yW6nB3cF5hJ0sD2gA8eK4uR7oI9"
+CONTROLLED = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "TUMEN_TRUSTED_PROXIES", "TUMEN_PRIVATE_MEDIA_ROOT", "MEDIA_ROOT", "STATIC_ROOT")
+
+
+def production(tmp_path, *args, **env):
+    """Run ``args`` under the production settings with a sound environment changed by ``env``
+    (a value of None removes the variable)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in CONTROLLED and k not in ("DATABASE_URL", "SEARCH_URL")}
+    full_env.update(
+        DJANGO_SETTINGS_MODULE="cms.settings.production", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="services.example.mn",
+        TUMEN_VAR_DIR=str(tmp_path), TUMEN_TRUSTED_PROXIES="1",
+    )  # fmt: skip
+    for name, value in env.items():
+        if value is None:
+            full_env.pop(name, None)
+        else:
+            full_env[name] = value
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def check_deploy(tmp_path, **env):
+    return production(tmp_path, "manage.py", "check", "--deploy", **env)
+
+
+def test_sound_production_settings_pass_check_deploy(tmp_path):
+    result = check_deploy(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tumen." not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, check_id, words",
+    [
+        ({"DEBUG": "true"}, "tumen.E001", "DEBUG"),
+        ({"SECRET_KEY": None}, "tumen.E002", "SECRET_KEY"),
+        ({"SECRET_KEY": "short-key"}, "tumen.E002", "SECRET_KEY"),
+        ({"SECRET_KEY": "a" * 60}, "tumen.E002", "SECRET_KEY"),
+        ({"SECRET_KEY": "insecure-dev-only-key-change-me-in-production-0123456789"}, "tumen.E002", "SECRET_KEY"),
+        ({"TUMEN_TRUSTED_PROXIES": None}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
+        ({"TUMEN_TRUSTED_PROXIES": ""}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
+        ({"TUMEN_TRUSTED_PROXIES": "-1"}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
+    ],
+    ids=["debug", "no-key", "short-key", "one-letter-key", "dev-key", "proxies-unset", "proxies-empty", "proxies-negative"],
+)
+def test_check_deploy_fails_on_an_unsafe_production_setting(tmp_path, env, check_id, words):
+    result = check_deploy(tmp_path, **env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert check_id in output and words in output
+    assert "Traceback" not in output  # a clear report, not a crash at import
+
+
+def test_an_explicit_zero_says_there_is_no_proxy(tmp_path):
+    result = check_deploy(tmp_path, TUMEN_TRUSTED_PROXIES="0")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_private_uploads_inside_a_served_folder_fail_check_deploy(tmp_path):
+    media, static = tmp_path / "media", tmp_path / "static"
+    for private in (media / "private", media, static / "uploads"):
+        result = check_deploy(tmp_path, MEDIA_ROOT=str(media), STATIC_ROOT=str(static), TUMEN_PRIVATE_MEDIA_ROOT=str(private))
+        assert result.returncode != 0 and "tumen.E004" in result.stdout + result.stderr, private
+
+
+def test_the_production_web_server_refuses_to_start_with_a_weak_key(tmp_path):
+    result = production(tmp_path, "-c", "import cms.wsgi", SECRET_KEY="short-key")
+    assert result.returncode != 0
+    assert "tumen.E002" in result.stderr
+    assert production(tmp_path, "-c", "import cms.wsgi").returncode == 0
+
+
+def test_private_uploads_default_to_a_folder_outside_media_root(tmp_path):
+    result = production(
+        tmp_path, "-c",
+        "from django.conf import settings; import django; django.setup(); "
+        "print(settings.TUMEN_PRIVATE_MEDIA_ROOT); print(settings.MEDIA_ROOT); print(settings.STATIC_ROOT)",
+        TUMEN_PRIVATE_MEDIA_ROOT=None, MEDIA_ROOT=None, STATIC_ROOT=None,
+    )  # fmt: skip
+    private, media, static = (Path(line) for line in result.stdout.split())
+    assert private == tmp_path / "private"
+    assert media not in private.parents and static not in private.parents

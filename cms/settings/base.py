@@ -11,14 +11,14 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from cms.env import env_bool, env_int, env_list, env_str
+from cms.env import DEVELOPMENT_SECRET_KEY, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PROJECT_DIR = BASE_DIR / "cms"
 # Runtime state (SQLite file, search engine data, uploads in dev) stays out of git.
 VAR_DIR = Path(env_str("TUMEN_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-only-key-change-me-in-production-0123456789")
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -178,8 +178,9 @@ TUMEN_SITE_NAME = _("Tumen: public services")
 TUMEN_IMPORT_MAX_BYTES = env_int("TUMEN_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 
 # --- Forms and submissions --------------------------------------------------
-# Uploads live here, outside every public URL; staff download them through the admin.
-TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
+# Uploads live here, outside every public URL and outside MEDIA_ROOT and STATIC_ROOT (a deploy
+# check refuses those); staff download them through the admin.
+TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
 # Saved drafts (save and resume) are deleted this many days after their last save.
 TUMEN_DRAFT_TTL_DAYS = env_int("TUMEN_DRAFT_TTL_DAYS", 30)
 TUMEN_UPLOAD_MAX_FILES = env_int("TUMEN_UPLOAD_MAX_FILES", 10)
