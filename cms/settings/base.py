@@ -214,6 +214,9 @@ TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMP
 # Plain http (to loopback only) for development and tests; production needs https.
 TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
 
+# /healthz answers anyone with its status only; a monitor sending this in X-Health-Token (or
+# signed-in staff) also gets the database, search engine and task queue details. Empty: staff only.
+TUMEN_HEALTH_TOKEN = env_str("TUMEN_HEALTH_TOKEN", "")
 # /statistics/ and /api/v1/statistics read a snapshot that db_worker recomputes this often.
 TUMEN_STATISTICS_REFRESH_SECONDS = env_int("TUMEN_STATISTICS_REFRESH_SECONDS", 3600)
 
