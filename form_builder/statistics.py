@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db.models import Count, F, FloatField, Func, OuterRef, Q, Subquery, Window
+from django.db.models import Case, Count, F, FloatField, Func, IntegerField, OuterRef, Q, Subquery, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -85,29 +85,38 @@ def completed_durations(submissions, since):
 
 
 def grouped_rows(completed, key: str, label: str) -> list[Row]:
-    """One :class:`Row` per value of ``key``, in two queries whatever the number of applications."""
+    """One :class:`Row` per value of ``key``, in one query whatever the number of applications."""
     partition = [F(key)]
+    promised = Q(promise__gt=0)
     ranked = completed.annotate(
         position=Window(RowNumber(), partition_by=partition, order_by=[F("took").asc(), F("pk").asc()]),
         size=Window(Count("pk"), partition_by=partition),
-    )
-    # The median is the middle row, or the mean of the two middle rows: ranks (n+1)//2 and n//2+1.
-    middles: dict = {}
-    for row in ranked.filter(position__gte=(F("size") + 1) / 2, position__lte=F("size") / 2 + 1).values(key, "took"):
-        middles.setdefault(row[key], []).append(row["took"])
-    promised = Q(promise__gt=0)
-    tail = ranked.annotate(
         promised=Window(Count("pk", filter=promised), partition_by=partition),
         within=Window(Count("pk", filter=promised & Q(took__lte=F("promise") * SECONDS_PER_DAY)), partition_by=partition),
-    ).filter(position=(F("size") * 9 + 9) / 10)  # nearest rank: the ceil(0.9 n)-th
+    )
+    # Only three ranks leave the database: the median is the middle row, or the mean of the two
+    # middle rows (ranks (n+1)//2 and n//2+1); the 90th percentile is the nearest rank, ceil(0.9 n).
+    needed = ranked.annotate(
+        needed=Case(
+            When(Q(position=(F("size") + 1) / 2) | Q(position=F("size") / 2 + 1) | Q(position=(F("size") * 9 + 9) / 10), then=1),
+            default=0,
+            output_field=IntegerField(),
+        )
+    ).filter(needed=1)
+    groups: dict = {}
+    for row in needed.values(key, label, "took", "position", "size", "promised", "within"):
+        groups.setdefault(row[key], []).append(row)
     rows = []
-    for row in tail.values(key, label, "took", "size", "promised", "within"):
-        middle = middles.get(row[key]) or [row["took"]]
+    for group_key, picked in groups.items():
+        first = picked[0]
+        size = first["size"]
+        at = {row["position"]: row["took"] for row in picked}
+        median = (at[(size + 1) // 2] + at[size // 2 + 1]) / 2
         rows.append(
             Row(
-                key=row[key] or "", label=row[label] or row[key] or "", count=row["size"],
-                median_days=sum(middle) / len(middle) / SECONDS_PER_DAY, p90_days=row["took"] / SECONDS_PER_DAY,
-                within_promise=row["within"] / row["promised"] if row["promised"] else None,
+                key=group_key or "", label=first[label] or group_key or "", count=size,
+                median_days=median / SECONDS_PER_DAY, p90_days=at[(9 * size + 9) // 10] / SECONDS_PER_DAY,
+                within_promise=first["within"] / first["promised"] if first["promised"] else None,
             )  # fmt: skip
         )
     return sorted(rows, key=lambda row: (-row.count, row.label))
@@ -115,7 +124,7 @@ def grouped_rows(completed, key: str, label: str) -> list[Row]:
 
 def processing_times(since_days: int = PERIOD_DAYS, submissions=None):
     """``(services, agencies)``: lists of :class:`Row`, most applications first (``submissions``:
-    only these, e.g. one office's). Four queries; use the snapshot for the public figures."""
+    only these, e.g. one office's). Two queries; use the snapshot for the public figures."""
     since = timezone.now() - datetime.timedelta(days=since_days)
     completed = completed_durations(Submission.objects.all() if submissions is None else submissions, since)
     return grouped_rows(completed, "service_code", "service_title"), grouped_rows(completed, "agency__code", "agency__name_mn")
