@@ -248,3 +248,27 @@ def test_private_uploads_default_to_a_folder_outside_media_root(tmp_path):
     private, media, static = (Path(line) for line in result.stdout.split())
     assert private == tmp_path / "private"
     assert media not in private.parents and static not in private.parents
+
+
+def test_statistics_json_has_the_documented_shape(client, completed_factory):
+    import yaml
+
+    schemas = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())["components"]["schemas"]
+    completed_factory(4)
+    call_command("refresh_statistics", stdout=open(os.devnull, "w"))
+    body = client.get("/api/v1/statistics").json()
+    assert set(body) == set(schemas["Statistics"]["required"])
+    for row in body["agencies"] + body["services"]:
+        assert set(row) == set(schemas["StatisticsRow"]["required"])
+
+
+def test_development_uploads_left_in_the_old_folder_are_pointed_out(settings, tmp_path):
+    from cms.checks import private_uploads_left_in_media_root
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    assert private_uploads_left_in_media_root(None) == []
+    (tmp_path / "media" / "private" / "uploads").mkdir(parents=True)
+    (tmp_path / "media" / "private" / "uploads" / "x.pdf").write_bytes(b"%PDF")
+    [warning] = private_uploads_left_in_media_root(None)
+    assert warning.id == "tumen.W005" and "mv " in warning.hint
