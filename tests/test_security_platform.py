@@ -272,3 +272,19 @@ def test_development_uploads_left_in_the_old_folder_are_pointed_out(settings, tm
     (tmp_path / "media" / "private" / "uploads" / "x.pdf").write_bytes(b"%PDF")
     [warning] = private_uploads_left_in_media_root(None)
     assert warning.id == "tumen.W005" and "mv " in warning.hint
+
+
+def test_a_missing_snapshot_queues_one_refresh_for_the_workers(client, db, settings, monkeypatch):
+    from django_tasks_db.models import DBTaskResult
+
+    from form_builder import tasks
+    from form_builder.models import StatisticsSnapshot
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    monkeypatch.setattr(tasks, "_refresh_checked_at", -float("inf"))
+    StatisticsSnapshot.objects.all().delete()
+    assert "being prepared" in client.get("/en/statistics/").content.decode()
+    assert client.get("/api/v1/statistics").status_code == 503
+    monkeypatch.setattr(tasks, "_refresh_checked_at", -float("inf"))
+    client.get("/en/statistics/")
+    assert DBTaskResult.objects.filter(task_path=tasks.REFRESH_TASK, status="READY").count() == 1
