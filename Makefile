@@ -29,6 +29,8 @@ demo: migrate
 	$(PY) manage.py load_demo_catalog
 	@# Apply the queued background work (search index, reference index) before serving.
 	$(PY) manage.py db_worker --queue-name '*' --batch --no-startup-delay --no-reload -v0
+	@# Statistics snapshot now, and its hourly refresh queued for the worker that runs beside the site.
+	$(PY) manage.py refresh_statistics --schedule -v0 > /dev/null
 	$(PY) manage.py ensure_admin
 
 run: demo

@@ -7,3 +7,6 @@ class CmsConfig(AppConfig):
 
     name = "cms"
     verbose_name = _("Site")
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the deploy checks)

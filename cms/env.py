@@ -10,6 +10,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 
+# The key of the embedded mode; the deploy checks refuse it (cms/checks.py).
+DEVELOPMENT_SECRET_KEY = "insecure-dev-only-key-change-me-in-production-0123456789"
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -3,12 +3,20 @@
 Load balancers take the site out of rotation on 503, which we answer only when
 the database is down: without a search engine the site still serves pages and
 (from issue 4 on) falls back to database search, so that state is "degraded".
+
+Anyone gets the status code and ``{"status": "ok" | "degraded" | "down"}``: all a load
+balancer needs. The details (database vendor and timing, the search engine's host, product and
+version, the task queue) are for signed-in staff, or for a monitor that sends the
+``X-Health-Token`` header equal to ``TUMEN_HEALTH_TOKEN`` (which works while the database, and
+so every session, is down).
 """
 
+import hmac
 import time
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -51,6 +59,31 @@ def check_search() -> dict:
     }
 
 
+def check_tasks() -> dict:
+    """Background tasks waiting for a worker and running now (django-tasks' database backend)."""
+    try:
+        from django_tasks_db.models import DBTaskResult
+
+        counts = {"ready": 0, "running": 0}
+        for row in DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).values("status").annotate(n=Count("pk")):
+            counts[row["status"].lower()] = row["n"]
+        return counts
+    except Exception as exc:  # no table, database down: details only, never a 500
+        return {"ready": None, "running": None, "error": exc.__class__.__name__}
+
+
+def may_see_details(request) -> bool:
+    """Signed-in staff, or the monitoring token header (compared in constant time)."""
+    token = getattr(settings, "TUMEN_HEALTH_TOKEN", "")
+    sent = request.headers.get("X-Health-Token", "")
+    if token and sent and hmac.compare_digest(token.encode(), sent.encode()):
+        return True
+    try:
+        return bool(request.user.is_authenticated and request.user.is_staff)
+    except Exception:  # the session cannot be read while the database is down
+        return False
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -62,7 +95,7 @@ def healthz(request):
         status = "degraded"
     else:
         status = "ok"
-    return JsonResponse(
-        {"status": status, "database": database, "search": search},
-        status=200 if database["ok"] else 503,
-    )
+    body = {"status": status}
+    if may_see_details(request):
+        body.update(database=database, search=search, tasks=check_tasks())
+    return JsonResponse(body, status=200 if database["ok"] else 503)

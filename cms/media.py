@@ -1,6 +1,7 @@
 """Development-only serving of public media (``DEBUG``); production serves it from a web server.
 
-Citizens' uploads live in ``TUMEN_PRIVATE_MEDIA_ROOT`` (by default ``MEDIA_ROOT/private``): no
+Citizens' uploads live in ``TUMEN_PRIVATE_MEDIA_ROOT`` (by default ``VAR_DIR/private``, and a deploy
+check refuses one inside ``MEDIA_ROOT``); should it be configured under ``MEDIA_ROOT`` anyway, no
 URL may reach them, however the path is spelled, so the resolved path is checked, not the text.
 """
 

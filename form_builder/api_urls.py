@@ -4,12 +4,13 @@ from django.urls import path
 
 from plugins import views as plugin_views
 
-from . import api, operator_views
+from . import api, operator_views, statistics_views
 
 urlpatterns = [
     path("services/<str:code>/form", api.service_form, name="api_service_form"),
     path("services/<str:code>/submissions", api.create_submission, name="api_submissions"),
     path("submissions/<str:tracking_code>", api.submission_status, name="api_submission_status"),
+    path("statistics", statistics_views.api_statistics, name="api_statistics"),
     path("operator/submissions", operator_views.api_queue, name="api_operator_submissions"),
     path("submissions/<str:tracking_code>/status", plugin_views.status_callback, name="api_submission_status_callback"),
 ]

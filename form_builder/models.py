@@ -41,7 +41,7 @@ from .spec import FormSchemaError, FormSpec
 
 
 class PrivateStorage(LazyObject):
-    """Uploads live under ``MEDIA_ROOT/private``, which no URL serves; staff download them
+    """Uploads live under ``TUMEN_PRIVATE_MEDIA_ROOT``, which no URL serves; staff download them
     through a permission-checked view (``form_builder.admin_views.download_file``)."""
 
     def _setup(self):
@@ -546,6 +546,28 @@ class RateLimitCounter(models.Model):
     # When the window ends (Unix seconds): later the row is only waiting to be deleted.
     expires_at = models.BigIntegerField(default=0, db_index=True)
 
+
+
+class StatisticsSnapshot(models.Model):
+    """The processing-time figures of ``/statistics/`` and ``/api/v1/statistics``, precomputed.
+
+    Computing them reads a year of completed applications, so no request does: the
+    ``refresh_statistics`` task (and command) writes this row, and every web worker on every
+    machine reads the same one (no shared cache server is needed). One row per ``name``.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    computed_at = models.DateTimeField()
+    period_days = models.PositiveIntegerField()
+    # {"services": [row, ...], "agencies": [row, ...]}; a row is a dict of statistics.Row's fields.
+    data = models.JSONField(default=dict)
+    duration_ms = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = _("statistics snapshot")
+
+    def __str__(self):
+        return f"{self.name} ({self.computed_at:%Y-%m-%d %H:%M})"
 
 # -- the stock Wagtail form, kept as the benchmark's baseline ------------------------------------
 

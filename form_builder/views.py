@@ -597,11 +597,3 @@ def track_status(request, tracking_code):
         },
     )
 
-
-
-def processing_statistics(request):
-    """Public page: real processing times per service and per agency (transparency)."""
-    from .statistics import processing_times
-
-    services, agencies = processing_times()
-    return render(request, "form_builder/statistics.html", {"services": services[:200], "agencies": agencies})

@@ -72,7 +72,7 @@ def test_boolean_and_list_variables(monkeypatch):
 
 
 def _manage(*args, **env):
-    full_env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG")}
+    full_env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "TUMEN_TRUSTED_PROXIES")}
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
@@ -88,6 +88,7 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
         DJANGO_SETTINGS_MODULE="cms.settings.production",
         SECRET_KEY="k" * 10 + "Q7v2-x9_Lm4pZ8rT1yW6nB3cF5hJ0sD2gA8eK4uR7oI9",
         ALLOWED_HOSTS="services.example.mn",
+        TUMEN_TRUSTED_PROXIES="1",
         TUMEN_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stdout + result.stderr

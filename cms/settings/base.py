@@ -11,14 +11,14 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from cms.env import email_settings, env_bool, env_int, env_list, env_str
+from cms.env import DEVELOPMENT_SECRET_KEY, email_settings, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PROJECT_DIR = BASE_DIR / "cms"
 # Runtime state (SQLite file, search engine data, uploads in dev) stays out of git.
 VAR_DIR = Path(env_str("TUMEN_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env_str("SECRET_KEY", "insecure-dev-only-key-change-me-in-production-0123456789")
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -206,8 +206,9 @@ TUMEN_SITE_NAME = _("Tumen: public services")
 TUMEN_IMPORT_MAX_BYTES = env_int("TUMEN_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 
 # --- Forms and submissions --------------------------------------------------
-# Uploads live here, outside every public URL; staff download them through the admin.
-TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
+# Uploads live here, outside every public URL and outside MEDIA_ROOT and STATIC_ROOT (a deploy
+# check refuses those); staff download them through the admin.
+TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
 # Saved drafts (save and resume) are deleted this many days after their last save.
 TUMEN_DRAFT_TTL_DAYS = env_int("TUMEN_DRAFT_TTL_DAYS", 30)
 # Personal data of an application is anonymised this many days after it was closed (or received,
@@ -247,6 +248,12 @@ TUMEN_DELIVERY_MAX_RESPONSE_BYTES = env_int("TUMEN_DELIVERY_MAX_RESPONSE_BYTES",
 TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS", 5)
 # Plain http (to loopback only) for development and tests; production needs https.
 TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
+
+# /healthz answers anyone with its status only; a monitor sending this in X-Health-Token (or
+# signed-in staff) also gets the database, search engine and task queue details. Empty: staff only.
+TUMEN_HEALTH_TOKEN = env_str("TUMEN_HEALTH_TOKEN", "")
+# /statistics/ and /api/v1/statistics read a snapshot that db_worker recomputes this often.
+TUMEN_STATISTICS_REFRESH_SECONDS = env_int("TUMEN_STATISTICS_REFRESH_SECONDS", 3600)
 
 # SMS to citizens (form_builder.sms): the SMS gateway plugin configured in the admin sends them.
 # Without one, these name a sender class with send(phone, text): the operator-mode consent code,
