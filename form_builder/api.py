@@ -67,6 +67,7 @@ def _throttled(verdict) -> JsonResponse:
     return response
 
 
+@csrf_exempt  # read-only: another method gets 405 from require_GET, not a CSRF page
 @require_GET
 @api_language
 def service_form(request, code):
@@ -180,6 +181,7 @@ def find_submission(code: str) -> Submission | None:
     return Submission.objects.filter(tracking_code=normalized).prefetch_related("events").first()
 
 
+@csrf_exempt  # read-only: another method gets 405 from require_GET, not a CSRF page
 @require_GET
 @api_language
 def submission_status(request, tracking_code):

@@ -489,6 +489,24 @@ def test_tracking_page_and_api(client, service):
     assert client.get("/api/v1/submissions/nonsense").status_code == 404
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "QUERY"])
+def test_read_only_api_endpoints_answer_other_methods_with_405_not_a_csrf_page(service, method):
+    """A client of the API has no CSRF token: another method than GET is "not allowed" (405, with
+    ``Allow``), never the website's HTML "CSRF verification failed" page (403)."""
+    code = post_api(Client(), service.code, answers()).json()["tracking_code"]
+    browser = Client(enforce_csrf_checks=True)
+    for url in (
+        "/api/v1/services/search",
+        "/api/v1/services/autocomplete?q=x",
+        f"/api/v1/services/{service.code}/form",
+        f"/api/v1/submissions/{code}",
+        "/api/v1/operator/submissions",
+    ):
+        response = browser.generic(method, url)
+        assert response.status_code == 405, (url, response.status_code)
+        assert response["Allow"] == "GET", url
+
+
 # -- the HTML steps -----------------------------------------------------------------------------
 
 
