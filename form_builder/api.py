@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -129,9 +130,10 @@ def create_submission(request, code):
         return error
     try:
         data, files = _payload(request)
-    except (RequestDataTooBig, TooManyFieldsSent):
+    except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
         return error_response(413, "too_large", _("The request is too large."))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    # A multipart body Django cannot parse (no boundary, ...) is a bad body like any other, in JSON.
+    except (ValueError, UnicodeDecodeError, RecursionError, MultiPartParserError):
         return error_response(
             400,
             "invalid_body",
