@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -67,6 +68,7 @@ def _throttled(verdict) -> JsonResponse:
     return response
 
 
+@csrf_exempt  # read-only: another method gets 405 from require_GET, not a CSRF page
 @require_GET
 @api_language
 def service_form(request, code):
@@ -132,9 +134,10 @@ def create_submission(request, code):
         return error
     try:
         data, files = _payload(request)
-    except (RequestDataTooBig, TooManyFieldsSent):
+    except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
         return error_response(413, "too_large", _("The request is too large."))
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    # A multipart body Django cannot parse (no boundary, ...) is a bad body like any other, in JSON.
+    except (ValueError, UnicodeDecodeError, RecursionError, MultiPartParserError):
         return error_response(
             400,
             "invalid_body",
@@ -194,6 +197,7 @@ def find_submission(code: str) -> Submission | None:
     return Submission.objects.filter(tracking_code=normalized).prefetch_related("events").first()
 
 
+@csrf_exempt  # read-only: another method gets 405 from require_GET, not a CSRF page
 @require_GET
 @api_language
 def submission_status(request, tracking_code):

@@ -19,6 +19,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from search import service as search_service
 
@@ -83,6 +85,8 @@ def operator_api(view):
     return wrapper
 
 
+@csrf_exempt  # read-only: another method gets 405 (before the sign-in check), not a CSRF page
+@require_GET
 @operator_api
 def api_queue(request):
     """``GET /api/v1/operator/submissions``: the office's (or aimag's) applications as JSON, for

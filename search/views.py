@@ -7,6 +7,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from cms.languages import active_language, default_language, translations_in
@@ -60,6 +61,9 @@ def _error(error: service.QueryError) -> JsonResponse:
     return JsonResponse({"error": {"field": error.field, "message": error.message}}, status=400)
 
 
+# The API's read-only endpoints are exempt from CSRF checks (they change nothing, and API clients
+# have no token), so another method is answered 405 by require_GET, not with the website's HTML 403.
+@csrf_exempt
 @require_GET
 @api_language
 def api_search(request):
@@ -90,6 +94,7 @@ def api_search(request):
     return response
 
 
+@csrf_exempt
 @require_GET
 @api_language
 def api_autocomplete(request):

@@ -325,6 +325,8 @@ def test_api_refuses_bad_answers_per_field_in_both_languages_and_stores_nothing(
         ('{"answers": {}}', "application/json", "invalid_body"),
         ("[1, 2]", "application/json", "invalid_body"),
         ("data=1", "text/plain", "invalid_body"),
+        # No boundary: Django's own parser refused it with an HTML 400 before the API could answer.
+        ("--x--", "multipart/form-data", "invalid_body"),
     ],
 )
 def test_api_refuses_malformed_bodies_clearly(client, service, body, content_type, code):
@@ -332,6 +334,17 @@ def test_api_refuses_malformed_bodies_clearly(client, service, body, content_typ
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
     assert set(response.json()["error"]["message"]) == {"mn", "en"}
+
+
+def test_api_answers_too_many_files_with_its_json_413(client, service, settings):
+    """Over Django's file count limit the API says ``too_large`` in JSON, not Django's HTML 400."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    parts = {f"file{number}": SimpleUploadedFile(f"{number}.pdf", PDF) for number in range(4)}
+    response = client.post(f"/api/v1/services/{service.code}/submissions", {"data": json.dumps(answers()), **parts})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
 
 
 def test_api_refuses_unknown_questions_and_non_object_data(client, service):
@@ -487,6 +500,24 @@ def test_tracking_page_and_api(client, service):
     assert [event["status"] for event in api["timeline"]] == ["received", "approved"]
     assert api["status_label"] == "Approved"
     assert client.get("/api/v1/submissions/nonsense").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "QUERY"])
+def test_read_only_api_endpoints_answer_other_methods_with_405_not_a_csrf_page(service, method):
+    """A client of the API has no CSRF token: another method than GET is "not allowed" (405, with
+    ``Allow``), never the website's HTML "CSRF verification failed" page (403)."""
+    code = post_api(Client(), service.code, answers()).json()["tracking_code"]
+    browser = Client(enforce_csrf_checks=True)
+    for url in (
+        "/api/v1/services/search",
+        "/api/v1/services/autocomplete?q=x",
+        f"/api/v1/services/{service.code}/form",
+        f"/api/v1/submissions/{code}",
+        "/api/v1/operator/submissions",
+    ):
+        response = browser.generic(method, url)
+        assert response.status_code == 405, (url, response.status_code)
+        assert response["Allow"] == "GET", url
 
 
 # -- the HTML steps -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ that the engine really answered in the services suite.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -248,3 +249,29 @@ def test_typo_tolerance_is_asked_for_only_when_a_word_is_unknown():
     assert embedded.all_words_known("gadaad pasport") is True  # the same words, typed in Latin
     assert embedded.all_words_known("жолоонны үнэмлэх") is True  # a slip after the stem: the stem matches
     assert embedded.all_words_known("жлооны үнэмлэх") is False
+
+
+def _described_parameters(path: str) -> dict:
+    import yaml
+
+    description = yaml.safe_load((Path(__file__).resolve().parent.parent / "docs" / "openapi.yaml").read_text())
+    return {parameter["name"]: parameter for parameter in description["paths"][path]["get"]["parameters"]}
+
+
+def test_the_api_description_states_the_paging_limits_the_search_enforces(client):
+    """docs/openapi.yaml said ``page`` ≤ 1000, but only the first 10,000 results can be paged through:
+    page 1000 at the default 20 a page is refused, page 5000 at 2 a page is served."""
+    parameters = _described_parameters("/api/v1/services/search")
+    assert parameters["page_size"]["schema"]["maximum"] == service.MAX_PAGE_SIZE
+    assert parameters["page"]["schema"]["maximum"] == service.MAX_RESULTS  # at page_size 1
+    assert f"{service.MAX_RESULTS:,}" in parameters["page"]["description"]
+    assert client.get("/api/v1/services/search", {"page": service.MAX_RESULTS}).status_code == 400
+    assert client.get("/api/v1/services/search", {"page": service.MAX_RESULTS, "page_size": 1}).status_code == 200
+    assert client.get("/api/v1/services/search", {"page": 500}).status_code == 200
+
+
+def test_the_api_description_says_autocomplete_text_is_optional(client):
+    """Without ``q`` autocomplete answers an empty list, as the description now says (it said required)."""
+    assert not _described_parameters("/api/v1/services/autocomplete")["q"].get("required", False)
+    response = client.get("/api/v1/services/autocomplete")
+    assert response.status_code == 200 and response.json() == {"results": []}
