@@ -248,7 +248,9 @@ def submit(
                 kept = {item["id"] for item in answers.values() if isinstance(item, dict) and "id" in item}
                 draft.files.filter(pk__in=kept).update(submission=submission, draft=None)
                 replaced = list(draft.files.all())  # uploads the citizen replaced later
-                transaction.on_commit(lambda: [item.file.delete(save=False) for item in replaced])
+                # robust: a file that cannot be removed now must not turn an accepted application
+                # into a 500 (Django logs it); purge_expired_drafts removes orphaned uploads later.
+                transaction.on_commit(lambda: [item.file.delete(save=False) for item in replaced], robust=True)
                 StoredFile.objects.filter(pk__in=[item.pk for item in replaced]).delete()
                 draft.delete()
             SubmissionEvent.objects.create(submission=submission, status=Status.RECEIVED, actor="tumen")

@@ -838,3 +838,27 @@ def test_other_agencies_cannot_reach_any_per_object_admin_page(client, service, 
         assert outsider.post(url).status_code in (403, 404), url
     national.refresh_from_db()
     assert national.live
+
+
+def test_a_replaced_upload_that_cannot_be_removed_does_not_fail_the_application(
+    client, service, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Removing the citizen's replaced upload runs after the commit; a disk error there is logged,
+    never a 500 for an application that was already accepted (the orphan is purged later)."""
+    from django.core.files.storage import FileSystemStorage
+
+    step_post(client, service, 1, {**STEP1, **place_post(), "action": "next"})
+    step_post(client, service, 2, {"request": "x", "consent": "on", "action": "next"}, attachment=upload("kept.pdf", PDF))
+    # An upload the answers no longer use (e.g. its question was hidden by a later answer).
+    from form_builder.submissions import store_upload
+
+    store_upload(upload("dropped.pdf", PDF), "hidden_question", draft=Draft.objects.get()).save()
+
+    def disk_error(self, name):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(FileSystemStorage, "delete", disk_error)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/apply/{service.code}/review/")
+    assert response.status_code == 302
+    assert Submission.objects.get().files.get().name == "kept.pdf"
