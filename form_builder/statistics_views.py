@@ -7,6 +7,7 @@ per process while the snapshot is missing or stale, one more to restart the peri
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from . import statistics
@@ -34,6 +35,7 @@ def processing_statistics(request):
     return render(request, "form_builder/statistics.html", context)
 
 
+@csrf_exempt  # read-only: any other method gets the 405 below, not Django's HTML CSRF page
 @require_GET
 def api_statistics(request):
     """``GET /api/v1/statistics``: the same figures for programs (docs/openapi.yaml)."""

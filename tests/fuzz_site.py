@@ -14,6 +14,7 @@ SESSION_FILE.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -141,6 +142,8 @@ def seed(session_file: Path) -> None:
 
     AgencyCredential.objects.create(agency=services[OPEN_SERVICE].agency, key_id=AGENCY_KEY_ID, secret=AGENCY_SECRET)
 
+    # A running site's worker keeps the statistics snapshot (a brand-new one answers 503 for a minute).
+    call_command("refresh_statistics", verbosity=0, stdout=open(os.devnull, "w"))
     call_command("create_operator", "fuzz-operator", "--soum", OPERATOR_SOUM, "--password", "fuzz-operator-pw")
     operator = User.objects.get(username="fuzz-operator")
     session = SessionStore()

@@ -352,7 +352,10 @@ def test_the_operator_console_runs_under_the_public_policy(live_site, watched):
     _press(page, "next")
     page.wait_for_url(f"**/apply/{SERVICE}/review/")
     seen("review with the citizen's confirmation")
-    page.locator("#id_in_person_reason").fill("Утасгүй иргэн биечлэн ирж баталсан")
+    page.locator("#id_in_person_reason").select_option("no_phone")
+    page.locator("#id_id_document_type").select_option("national_id")
+    page.locator("#id_id_document_number").fill("0456789")
+    page.locator("#id_in_person_checked").check()
     with page.expect_navigation():
         page.locator('button[name="action"][value="submit"]').click()
     page.wait_for_url("**/receipt/**")

@@ -252,7 +252,7 @@ def test_operators_still_apply_for_citizens_on_an_operator_only_service(operator
                                                           "address_2": "", "action": "next"})  # fmt: skip
     assert response.status_code == 302 and response.url.endswith("/step/2/")
     client.post(f"/apply/{PASSPORT}/step/2/", {"request": "Иргэний өмнөөс", "consent": "on", "action": "next"})
-    response = client.post(f"/apply/{PASSPORT}/review/", {"in_person_reason": "Иргэн биеэр ирж баталгаажуулав"})
+    response = client.post(f"/apply/{PASSPORT}/review/", {"in_person_reason": "no_phone", "id_document_type": "national_id", "id_document_number": "0456789", "in_person_checked": "on"})
     assert response.status_code == 302, response.content.decode()[:2000]
     submission = Submission.objects.get(service_code=PASSPORT)
     assert submission.source == "operator"
