@@ -43,6 +43,15 @@ def check_debug() -> list[Error]:
     return []
 
 
+def is_repeated_chunk(key: str, longest_chunk: int = 16) -> bool:
+    """``"changeme" * 7``: long and with enough distinct characters, yet guessable in a few tries."""
+    for size in range(1, min(longest_chunk, len(key) // 2) + 1):
+        chunk = key[:size]
+        if (chunk * (len(key) // size + 1))[: len(key)] == key:
+            return True
+    return False
+
+
 def check_secret_key() -> list[Error]:
     key = getattr(settings, "SECRET_KEY", "") or ""
     weak = (
@@ -50,6 +59,7 @@ def check_secret_key() -> list[Error]:
         or key.startswith("django-insecure-")
         or len(key) < MIN_SECRET_KEY_LENGTH
         or len(set(key)) < MIN_SECRET_KEY_UNIQUE_CHARACTERS
+        or is_repeated_chunk(key)
     )
     if weak:
         return [

@@ -54,4 +54,6 @@ def delete_draft_files(sender, instance, **kwargs):
     if not leftovers:
         return
     StoredFile.objects.filter(pk__in=[item.pk for item in leftovers]).delete()
-    transaction.on_commit(lambda: [item.file.delete(save=False) for item in leftovers])
+    # robust: a disk error must not fail "Start again" or deleting a service (Django logs it; the
+    # orphan is removed by purge_expired_drafts).
+    transaction.on_commit(lambda: [item.file.delete(save=False) for item in leftovers], robust=True)

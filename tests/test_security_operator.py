@@ -285,6 +285,23 @@ def test_start_again_and_an_idle_browser_forget_the_draft(client, service, setti
     assert "Дорж" not in client.get(f"/apply/{service.code}/step/1/").content.decode(), "an idle browser forgets"
 
 
+def test_a_disk_error_while_removing_draft_files_is_not_a_500(client, service, monkeypatch, django_capture_on_commit_callbacks):
+    """The files go after the commit; a failure there is logged and the orphan purged later."""
+    from django.core.files.storage import FileSystemStorage
+
+    step_post(client, service, 1, {**STEP1, **place_post(), "action": "next"})
+    step_post(client, service, 2, {"request": "x", "action": "save"}, attachment=upload("a.pdf", PDF))
+
+    def disk_error(self, name):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(FileSystemStorage, "delete", disk_error)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/apply/{service.code}/start-again/")
+    assert response.status_code == 302
+    assert Draft.objects.count() == 0
+
+
 # -- d. deleted services and expired drafts leave no files -------------------------------------------
 
 

@@ -204,12 +204,13 @@ def test_sound_production_settings_pass_check_deploy(tmp_path):
         ({"SECRET_KEY": None}, "tumen.E002", "SECRET_KEY"),
         ({"SECRET_KEY": "short-key"}, "tumen.E002", "SECRET_KEY"),
         ({"SECRET_KEY": "a" * 60}, "tumen.E002", "SECRET_KEY"),
+        ({"SECRET_KEY": "changeme" * 7}, "tumen.E002", "SECRET_KEY"),
         ({"SECRET_KEY": "insecure-dev-only-key-change-me-in-production-0123456789"}, "tumen.E002", "SECRET_KEY"),
         ({"TUMEN_TRUSTED_PROXIES": None}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
         ({"TUMEN_TRUSTED_PROXIES": ""}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
         ({"TUMEN_TRUSTED_PROXIES": "-1"}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
     ],
-    ids=["debug", "no-key", "short-key", "one-letter-key", "dev-key", "proxies-unset", "proxies-empty", "proxies-negative"],
+    ids=["debug", "no-key", "short-key", "one-letter-key", "repeated-word-key", "dev-key", "proxies-unset", "proxies-empty", "proxies-negative"],
 )
 def test_check_deploy_fails_on_an_unsafe_production_setting(tmp_path, env, check_id, words):
     result = check_deploy(tmp_path, **env)
@@ -222,6 +223,19 @@ def test_check_deploy_fails_on_an_unsafe_production_setting(tmp_path, env, check
 def test_an_explicit_zero_says_there_is_no_proxy(tmp_path):
     result = check_deploy(tmp_path, TUMEN_TRUSTED_PROXIES="0")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("proxies, trusted", [("0", "None"), ("1", "('HTTP_X_FORWARDED_PROTO', 'https')")])
+def test_x_forwarded_proto_is_trusted_only_behind_a_proxy(tmp_path, proxies, trusted):
+    """With no proxy in front, a client could send X-Forwarded-Proto: https itself and pass for
+    a secure connection (no HTTPS redirect, secure-only logic fooled)."""
+    result = production(
+        tmp_path, "-c",
+        "from django.conf import settings; import django; django.setup(); print(settings.SECURE_PROXY_SSL_HEADER)",
+        TUMEN_TRUSTED_PROXIES=proxies,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == trusted
 
 
 def test_private_uploads_inside_a_served_folder_fail_check_deploy(tmp_path):

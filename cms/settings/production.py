@@ -23,8 +23,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the public host names, e.g. ALLOWED_HOSTS=services.gov.mn")
 
-# TLS is terminated by the load balancer, which sets X-Forwarded-Proto.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# TLS is terminated by the load balancer, which sets X-Forwarded-Proto. Only trusted behind one:
+# with no proxy in front (TUMEN_TRUSTED_PROXIES=0) a client could claim https with the header.
+if TUMEN_TRUSTED_PROXIES > 0:  # noqa: F405 (from base)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 # Health probes come over plain HTTP from inside the cluster.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
