@@ -244,8 +244,9 @@ def step(request, code, number):
         f.key: request.FILES[f.key] for f in spec.steps[index].fields if f.type == "file" and f.key in request.FILES
     }
     stored = {key: value for key, value in answers.items() if key in {f.key for f in spec.file_fields()}}
-    if files:
-        verdict = ratelimit.check_client(request)  # uploads cost storage: the submission limits apply
+    if files or draft is None:
+        # Uploads and new drafts cost storage (a draft is kept for days): the per-address limit applies.
+        verdict = ratelimit.check_client(request)
         if not verdict.allowed:
             return _throttled(request, service, verdict)
     cleaned, errors = spec.validate({**answers, **posted}, files, stored_files=stored, steps={index}, language=language)

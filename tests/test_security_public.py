@@ -305,6 +305,19 @@ def test_bad_uploads_in_the_html_steps_do_not_use_up_the_service(demo_catalog, s
     assert response.status_code == 302 and response.url.endswith("/review/")
 
 
+def test_one_address_cannot_fill_the_database_with_drafts(demo_catalog, settings):
+    """Each first step without a draft makes one (kept for days): the per-address limit applies."""
+    from form_builder.models import Draft
+
+    settings.TUMEN_RATE_PER_IP = "2/m"
+    step1 = {"register_number": "уб99010112", "last_name": "Бат", "first_name": "Дорж", "phone": "99112233",
+             "address_0": "65", "address_1": soum_code(), "address_2": "", "action": "next"}  # fmt: skip
+    answers_codes = [Client(REMOTE_ADDR="10.7.0.1").post(f"/apply/{PASSPORT}/step/1/", step1).status_code for _ in range(4)]
+    assert answers_codes == [302, 302, 429, 429]
+    assert Draft.objects.count() == 2
+    assert Client(REMOTE_ADDR="10.8.0.1").post(f"/apply/{PASSPORT}/step/1/", step1).status_code == 302, "others are not blocked"
+
+
 def test_closed_and_unknown_services_do_not_count_or_create_counters(client, demo_catalog, settings):
     settings.TUMEN_RATE_PER_IP = "0"
     settings.TUMEN_RATE_PER_SERVICE = "1/h"
