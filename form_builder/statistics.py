@@ -25,6 +25,8 @@ from django.db.models import Case, Count, Exists, F, FloatField, Func, IntegerFi
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from service_pages.models import ServicePage
+
 from .models import StatisticsSnapshot, Status, SubmissionEvent
 
 SNAPSHOT_NAME = "processing_times"
@@ -142,6 +144,12 @@ def processing_times(since_days: int = PERIOD_DAYS, submissions=None):
     return grouped_rows(completed, "service_code", "service_title"), grouped_rows(completed, "agency_key", "agency_name")
 
 
+def public_service_codes() -> set[str]:
+    """Codes of the services anyone may see: the public figures never name a service that is
+    unpublished, deleted or behind a view restriction (its applications still count for its agency)."""
+    return set(ServicePage.objects.canonical().live().public().values_list("code", flat=True))
+
+
 def refresh_snapshot(since_days: int = PERIOD_DAYS, progress=None) -> StatisticsSnapshot:
     """Compute the public figures and store them as the snapshot every reader shares."""
     say = progress or (lambda message: None)
@@ -149,7 +157,8 @@ def refresh_snapshot(since_days: int = PERIOD_DAYS, progress=None) -> Statistics
     since = timezone.now() - datetime.timedelta(days=since_days)
     say(f"Computing processing times of applications completed since {since:%Y-%m-%d}...")
     completed = completed_durations(None, since)
-    services = grouped_rows(completed, "service_code", "service_title")
+    public = public_service_codes()
+    services = [row for row in grouped_rows(completed, "service_code", "service_title") if row.key in public]
     say(f"  by service: {len(services)} service(s), {sum(row.count for row in services)} application(s)")
     agencies = grouped_rows(completed, "agency_key", "agency_name")
     say(f"  by agency: {len(agencies)} agency(ies)")

@@ -118,6 +118,19 @@ def test_statistics_figures_equal_a_direct_computation(client, completed_factory
     assert body["period_days"] == 365 and body["computed_at"]
 
 
+def test_public_statistics_never_name_a_restricted_service(client, completed_factory):
+    from wagtail.models import PageViewRestriction
+
+    created = completed_factory(30)
+    hidden = created[0].service
+    PageViewRestriction.objects.create(page=hidden, restriction_type=PageViewRestriction.PASSWORD, password="secret")
+    call_command("refresh_statistics", stdout=open(os.devnull, "w"))
+    body = client.get("/api/v1/statistics").json()
+    assert hidden.code not in {row["key"] for row in body["services"]}
+    assert hidden.title not in client.get("/statistics/").content.decode()
+    assert sum(row["count"] for row in body["agencies"]) == 30, "its applications still count for its agency"
+
+
 def test_statistics_are_not_recomputed_per_request(client, completed_factory):
     call_command("refresh_statistics", stdout=open(os.devnull, "w"))
     completed_factory(5)  # after the snapshot: not shown until the next refresh
