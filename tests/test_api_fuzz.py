@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from plugins import signing
-from tests import fuzz_site
+from tests import fuzz_site, gunicorn_site
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ_EXAMPLES = int(os.environ.get("TUMEN_FUZZ_EXAMPLES", "100"))
@@ -84,23 +83,7 @@ def fuzz_site_url(tmp_path_factory):
     done = subprocess.run(command, cwd=ROOT, env=env, timeout=300, capture_output=True, text=True)
     if done.returncode:
         pytest.fail(f"building the fuzz site failed:\n{done.stderr[-3000:]}", pytrace=False)
-    log_path = var / "gunicorn.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("gunicorn did not start:\n" + log_path.read_text(), pytrace=False)
-            time.sleep(0.3)
+    process, base, log_path = gunicorn_site.start(env, var, port)
     yield {"url": base, "operator_session": session_file.read_text().strip(), "log": log_path}
     process.send_signal(signal.SIGQUIT)  # a throw-away site: gunicorn's quick shutdown
     process.wait(timeout=30)
