@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from form_builder.stages import mark_delivered
 
-from .base import DeliveryError
+from .exceptions import DeliveryError
 from .http import BlockedURL, HTTPFailure
 from .models import Delivery, DeliveryAttempt, PluginConfig, configs_for
 from .registry import register
