@@ -70,6 +70,8 @@ sys.path.insert(0, str(ROOT))
 from search import mongolian  # noqa: E402
 from search.analysis import STEM_SUBFIELD, index_settings  # noqa: E402
 from search.query import engine_query  # noqa: E402
+from search.weights import FIELD_WEIGHTS, index_boost  # noqa: E402
+from service_pages.search_text import agency_text, place_text  # noqa: E402
 
 CATALOG = ROOT.parent / "shared" / "catalog"
 PLACES = ROOT / "service_pages" / "data"
@@ -91,9 +93,9 @@ COLUMNS = {
     "description": PREFIX + "description",
     "title_autocomplete": "title_edgengrams",
 }
-# SearchField boosts of ServicePage.search_fields; Wagtail copies each boosted
-# field into "_all_text_boost_<n>" as well as "_all_text".
-BOOSTS = {"title": 4, "title_en": 2, "keywords": 2, "place": 3, "agency": 1, "summary": 1, "description": 1}
+# SearchField boosts of ServicePage.search_fields (search.weights.index_boost; 1: none); Wagtail
+# copies each boosted field into "_all_text_boost_<n>" as well as "_all_text".
+BOOSTS = {name: index_boost(name) or 1 for name in FIELD_WEIGHTS}
 CODE_COLUMN = PREFIX + "code_filter"
 
 
@@ -112,9 +114,8 @@ def catalog_documents() -> list[dict]:
     agencies = {row["code"]: row for row in read_csv(CATALOG / "agencies.csv")}
     docs = []
     for number, row in enumerate(read_csv(CATALOG / "services.csv"), start=1):
-        places = [soums.get(row["soum_code"]), aimags.get(row["aimag_code"])]
-        # ServicePage.search_place(): soum then aimag, Mongolian and English names.
-        place = " ".join(f"{p['name_mn']} {p['name_en']}" for p in places if p)
+        soum, aimag = soums.get(row["soum_code"]), aimags.get(row["aimag_code"])
+        place = place_text(*[(p["name_mn"], p["name_en"]) if p else None for p in (soum, aimag)])
         agency = agencies.get(row["agency_code"], {})
         title = row["title_mn"]
         text = {
@@ -122,7 +123,7 @@ def catalog_documents() -> list[dict]:
             "title_en": row["title_en"],
             "keywords": " | ".join(word.strip() for word in row["keywords_mn"].split("|") if word.strip()),
             "place": place,
-            "agency": f"{agency.get('name_mn', '')} {agency.get('name_en', '')}".strip(),
+            "agency": agency_text(agency.get("name_mn"), agency.get("name_en")).strip(),
             "summary": row["summary_mn"],
             # RichTextField: Wagtail indexes the text without the <p> tags.
             "description": row["description_mn"],

@@ -18,24 +18,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from search.views import api_language
+from cms.api import api_language, error_response
 from service_pages.models import ServicePage
 
 from . import ratelimit
 from .models import Source, Submission, normalize_tracking_code
 from .submissions import InvalidSubmission, ServiceUnavailable, application_for, errors_as_json, submit
-
-
-def bilingual(message, **params) -> dict:
-    result = {}
-    for language in ("mn", "en"):
-        with translation.override(language):
-            result[language] = str(message) % params if params else str(message)
-    return result
-
-
-def error_response(status: int, code: str, message, **params) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": bilingual(message, **params)}}, status=status)
 
 
 def _service(code: str):

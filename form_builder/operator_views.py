@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from cms.api import error_response
 from search import service as search_service
 
 from . import access_log, consent, sms, validators
@@ -72,8 +73,6 @@ def operator_api(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        from .api import error_response
-
         if not request.user.is_authenticated:
             return error_response(401, "unauthorized", _("Sign in as an operator."))
         profile = OperatorProfile.objects.select_related("soum__aimag", "aimag").filter(user=request.user).first()

@@ -7,16 +7,21 @@ is recorded as done and the next stage starts: ``stage_started`` makes the plugi
 accumulated record to the next agency. ``rejected`` at any stage ends the flow. A status carries a
 staff note (``message``, staff only) and, separately, a message for the citizen
 (``public_message``), the only text shown on the tracking page. The last stage's ``completed`` completes the application.
+
+This module owns a submission's status transitions: other apps call :func:`apply_status` (an
+agency's report) and :func:`mark_delivered` (the plugins' "sent to the agency"), never write
+``Submission.status`` themselves. ``submissions.submit`` records the first status, "received".
 """
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from service_pages.governance import deciding_agency_code
 
-from .models import Status, Submission
+from .models import Status, Submission, SubmissionEvent
 from .signals import stage_started
 
 FINAL = (Status.COMPLETED, Status.REJECTED)
@@ -63,6 +68,23 @@ def apply_status(submission: Submission, status: str, *, agency_code: str, actor
     # ``message`` is the staff's note and never public; only ``public_message`` reaches the citizen.
     current.set_status(status, actor=actor, message=message, public_message=public_message, agency_code=agency_code)
     return current
+
+
+def mark_delivered(submission_id: int, *, unless=None) -> bool:
+    """"Sent to the agency", only while the submission is still "received" (so it never
+    overwrites a status an agency has reported since) and ``unless`` (a query expression on the
+    submission, e.g. ``Exists(other targets still waiting)``) is false.
+
+    One conditional UPDATE, then the event if it changed the row; run it inside the caller's
+    transaction. No SMS: the citizen hears of the agency's decisions, not of the hand-over.
+    """
+    rows = Submission.objects.filter(pk=submission_id, status=Status.RECEIVED)
+    if unless is not None:
+        rows = rows.exclude(unless)
+    if not rows.update(status=Status.DELIVERED, updated_at=timezone.now()):
+        return False
+    SubmissionEvent.objects.create(submission_id=submission_id, status=Status.DELIVERED, actor="tumen")
+    return True
 
 
 def stage_rows(submission: Submission) -> list[dict]:

@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from cms.api import error_response
+
 from . import statistics
-from .api import error_response
 from .tasks import ensure_refresh_scheduled
 
 PAGE_SERVICE_ROWS = 200

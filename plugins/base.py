@@ -20,6 +20,10 @@ Kinds:
 - :class:`SmsPlugin`: sends one text message to a citizen's phone (the operator-mode consent code,
   status changes) through a gateway; raise :class:`SmsError` when the gateway does not take it.
   Configured nationally (no agency) or per agency (``plugins.sms``).
+
+Errors every kind may raise are the core's (``plugins.exceptions``, re-exported here):
+:class:`PluginError`, :class:`PluginUnavailable` (a pre-submit check's agency did not answer),
+:class:`DeliveryError`, :class:`SmsError`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
+
+# The core's exceptions, importable from here with the base classes (plugins.exceptions).
+from .exceptions import DeliveryError as DeliveryError
+from .exceptions import PluginError as PluginError
+from .exceptions import PluginUnavailable as PluginUnavailable
+from .exceptions import SmsError as SmsError
 
 
 @dataclass
@@ -42,14 +52,6 @@ class DeliveryResult:
 
     status_code: int | None = None
     detail: str = ""
-
-
-class DeliveryError(Exception):
-    """A failed delivery attempt. ``retryable=False`` sends the delivery to the dead letters now."""
-
-    def __init__(self, message: str, *, retryable: bool = True, status_code: int | None = None):
-        super().__init__(message)
-        self.retryable, self.status_code = retryable, status_code
 
 
 @dataclass
@@ -153,11 +155,6 @@ class StatusCallbackPlugin(Plugin):
 
     def parse(self, body: bytes, headers, options: dict) -> StatusUpdate:
         raise NotImplementedError
-
-
-class SmsError(Exception):
-    """The SMS gateway did not take the message. Its text is logged and shown to staff, so it must
-    never contain the phone number or the message (which may hold a consent code)."""
 
 
 class SmsPlugin(Plugin):

@@ -7,6 +7,7 @@ import logging
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from .exceptions import PluginUnavailable
 from .models import configs_for
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ class BilingualMessage:
 def run_pre_submit_checks(sender=None, application=None, answers=None, **kwargs):
     from form_builder.submissions import Refused
 
-    from .contrib.agency_check.plugin import AgencyUnavailable
-
     for config in configs_for(application.service, "pre_submit"):
         plugin = config.plugin
         try:
@@ -40,7 +39,7 @@ def run_pre_submit_checks(sender=None, application=None, answers=None, **kwargs)
             continue
         try:
             verdict = plugin.check(application, answers, options, timeout=float(options.get("timeout") or 2))
-        except AgencyUnavailable as error:
+        except PluginUnavailable as error:
             logger.warning("pre-submit check %s did not answer: %s", config, error)
             if options.get("on_timeout") == "refuse":
                 raise Refused(

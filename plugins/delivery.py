@@ -45,7 +45,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from .base import DeliveryError
+from form_builder.stages import mark_delivered
+
+from .exceptions import DeliveryError
 from .http import BlockedURL, HTTPFailure
 from .models import Delivery, DeliveryAttempt, PluginConfig, configs_for
 from .registry import register
@@ -443,18 +445,10 @@ def _record(delivery, token, number, started_at, duration_ms, status_code, error
 
 
 def _mark_submission_delivered(delivery):
-    """"Sent to the agency" once every target of the stage has it, and only if no agency has
-    reported a status since (an UPDATE conditional on the status, so it never overwrites one)."""
-    from form_builder.models import Status, Submission, SubmissionEvent
-
+    """"Sent to the agency" once every target of the stage has it (``form_builder`` owns the
+    transition: one conditional UPDATE that never overwrites an agency's status)."""
     waiting = Delivery.objects.filter(submission_id=OuterRef("pk"), stage=delivery.stage).exclude(state=Delivery.State.DELIVERED)
-    # One statement: only if still "received" and no other target of the stage is still waiting.
-    if (
-        Submission.objects.filter(pk=delivery.submission_id, status=Status.RECEIVED)
-        .exclude(Exists(waiting.exclude(pk=delivery.pk)))
-        .update(status=Status.DELIVERED, updated_at=timezone.now())
-    ):
-        SubmissionEvent.objects.create(submission_id=delivery.submission_id, status=Status.DELIVERED, actor="tumen")
+    mark_delivered(delivery.submission_id, unless=Exists(waiting.exclude(pk=delivery.pk)))
 
 
 def alert(delivery: Delivery, error: str, *, dead: bool):

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.db.models import Q
 
-from .base import SmsError
+from .exceptions import SmsError
 from .models import PluginConfig
 from .registry import register
 

@@ -18,8 +18,8 @@ informal Latin already coincide):
 
 Each term's factor is match quality × IDF; a page's score is the sum of
 ``weight × factor`` over its matching terms, where ``weight`` was fixed at
-index time from the fields holding the term (title 4, place 3, keywords 2,
-title_en 2, agency 1.5, summary/body 1) and a light length normalisation.
+index time from the fields holding the term (``search.weights``: title 4, place 3,
+keywords 2, title_en 2, agency 1, summary and body 1) and a light length normalisation.
 Pages matching more of the query words rank higher (coverage²), and matching
 every word earns a bonus: AND beats OR, without dropping OR matches. A word
 found on most pages ("аймаг", "сум", "үйлчилгээ") only scores the pages the
@@ -47,18 +47,20 @@ from django.utils.html import strip_tags
 
 from search.models import SearchIndexState, SearchTerm, SearchWord
 from search.mongolian import stem, tokens
-from service_pages.catalog import CHANNELS
+from search.weights import EMBEDDED_BODY_WEIGHT, FIELD_WEIGHTS
+from service_pages.channels import CHANNELS
 from service_pages.models import ServicePage
+from service_pages.search_text import agency_text, place_text
 
 BATCH_SIZE = 500  # pages per read/delete batch
-# field: (bit in SearchTerm.fields, weight, typical length in tokens for the normalisation)
+# field: (bit in SearchTerm.fields, weight (search.weights), typical length in tokens for the normalisation)
 FIELDS = {
-    "title": (SearchTerm.TITLE, 4.0, 6),
-    "place": (SearchTerm.PLACE, 3.0, 4),
-    "keywords": (SearchTerm.KEYWORDS, 2.0, 3),
-    "title_en": (SearchTerm.TITLE_EN, 2.0, 5),
-    "agency": (SearchTerm.AGENCY, 1.5, 6),
-    "body": (SearchTerm.BODY, 1.0, 40),
+    "title": (SearchTerm.TITLE, FIELD_WEIGHTS["title"], 6),
+    "place": (SearchTerm.PLACE, FIELD_WEIGHTS["place"], 4),
+    "keywords": (SearchTerm.KEYWORDS, FIELD_WEIGHTS["keywords"], 3),
+    "title_en": (SearchTerm.TITLE_EN, FIELD_WEIGHTS["title_en"], 5),
+    "agency": (SearchTerm.AGENCY, FIELD_WEIGHTS["agency"], 6),
+    "body": (SearchTerm.BODY, EMBEDDED_BODY_WEIGHT, 40),
 }
 LENGTH_NORM = 0.3  # BM25's b, kept low: a long title is only a little weaker
 MAX_TERM_LENGTH = 64
@@ -81,15 +83,14 @@ EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 def page_texts(row: dict) -> dict[str, str]:
     """The text of each weighted field of a page (a ``PAGE_VALUES`` row)."""
-    place = " ".join(filter(None, (row["soum__name_mn"], row["soum__name_en"], row["aimag__name_mn"],
-                                   row["aimag__name_en"])))  # fmt: skip
+    place = place_text((row["soum__name_mn"], row["soum__name_en"]), (row["aimag__name_mn"], row["aimag__name_en"]))
     description = html.unescape(strip_tags(row["description"] or ""))
     return {
         "title": row["title"] or "",
         "place": place,
         "keywords": (row["keywords"] or "").replace("|", " "),
         "title_en": row["title_en"] or "",
-        "agency": f"{row['agency__name_mn'] or ''} {row['agency__name_en'] or ''}",
+        "agency": agency_text(row["agency__name_mn"], row["agency__name_en"]),
         "body": f"{row['summary'] or ''} {description}",
     }
 
@@ -392,7 +393,7 @@ def _filtered(queryset, filters: dict):
     if channel:
         if channel not in CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
-        pages, narrowed = pages.filter(**{CHANNELS[channel]: True}), True
+        pages, narrowed = pages.filter(**{CHANNELS[channel].field: True}), True
     stages = filters.get("stages")
     if stages:
         if stages not in ("single", "multi"):

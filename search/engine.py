@@ -16,6 +16,7 @@ from wagtail.search.backends import get_search_backend
 
 from search import embedded, service
 from search.query import autocomplete_query, engine_query
+from service_pages.channels import CHANNEL_FIELDS, CHANNELS
 from service_pages.models import ServicePage
 
 FACET_SIZE = 1000  # every agency, aimag and soum: no top-10 cap
@@ -28,8 +29,7 @@ LOGICAL_FIELDS = {
     "summary": "summary",
     "description": "description",
 }
-FILTER_FIELDS = ("agency", "category", "aimag", "soum", "channel_online", "channel_operator",
-                 "channel_in_person", "stages", "live", "search_restricted")  # fmt: skip
+FILTER_FIELDS = ("agency", "category", "aimag", "soum", *CHANNEL_FIELDS, "stages", "live", "search_restricted")
 
 
 @lru_cache(maxsize=1)
@@ -84,7 +84,7 @@ def _filter_clauses(query: service.Query) -> list[dict]:
     for name, pk in query.ids.items():
         clauses.append({"term": {cols[name]: pk}})
     if query.channel:
-        clauses.append({"term": {cols[service.CHANNELS[query.channel][0]]: True}})
+        clauses.append({"term": {cols[CHANNELS[query.channel].field]: True}})
     if query.stages == "single":
         clauses.append({"term": {cols["stages"]: 1}})
     elif query.stages == "multi":
@@ -95,8 +95,8 @@ def _filter_clauses(query: service.Query) -> list[dict]:
 def _aggregations() -> dict:
     _text, cols = columns()
     aggs = {name: {"terms": {"field": cols[name], "size": FACET_SIZE}} for name in ("agency", "category", "aimag", "soum")}
-    for channel, (attribute, _label) in service.CHANNELS.items():
-        aggs[f"channel_{channel}"] = {"filter": {"term": {cols[attribute]: True}}}
+    for key, channel in CHANNELS.items():
+        aggs[f"channel_{key}"] = {"filter": {"term": {cols[channel.field]: True}}}
     aggs["stages_single"] = {"filter": {"term": {cols["stages"]: 1}}}
     aggs["stages_multi"] = {"filter": {"range": {cols["stages"]: {"gt": 1}}}}
     return aggs
@@ -176,7 +176,7 @@ def _facets(aggregations: dict, query: service.Query) -> dict:
     for name in ("agency", "category", "aimag", "soum"):
         for bucket in aggregations[name]["buckets"]:
             counters[name][int(bucket["key"])] = bucket["doc_count"]
-    for channel in service.CHANNELS:
+    for channel in CHANNELS:
         counters["channel"][channel] = aggregations[f"channel_{channel}"]["doc_count"]
     for stages in ("single", "multi"):
         counters["stages"][stages] = aggregations[f"stages_{stages}"]["doc_count"]

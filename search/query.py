@@ -24,21 +24,12 @@ what analysis cannot:
   drops from 0.98 to 0.96 without it (English 1.00 → 0.95, morph 0.94 → 0.88);
 - **word order and closeness**: a phrase bonus on the title.
 
-Titles and place names weigh more than body text; the place weight is what
-lets "Хангал иргэний үнэмлэх" put the Khangal soum's service first.
+The weight of an exact-word match in each field is ``search.weights.FIELD_WEIGHTS``.
 Figures: ``bench/search_relevance.py``.
 """
 
-# Logical field → weight of an exact-word match in that field.
-FIELD_WEIGHTS = {
-    "title": 4.0,
-    "place": 3.0,
-    "keywords": 2.0,
-    "title_en": 2.0,
-    "agency": 1.0,
-    "summary": 0.5,
-    "description": 0.3,
-}
+from search.weights import FIELD_WEIGHTS
+
 # Weight of a stem-only match, relative to the exact word in the same field.
 STEM_FACTOR = 0.5
 TYPO_FACTOR = 0.6

@@ -24,6 +24,7 @@ from cms.languages import bilingual, translations_in
 from search import embedded
 from search.backends import DATABASE_BACKEND
 from search.mongolian import skeleton, stem
+from service_pages.channels import CHANNEL_FIELDS, CHANNELS
 from service_pages.models import Agency, Aimag, Category, ServicePage, Soum
 
 logger = logging.getLogger(__name__)
@@ -35,11 +36,6 @@ MAX_RESULTS = 10_000
 ENGINE_TIMEOUT_SECONDS = 2
 # After a failed engine call, answer from the embedded index for this long before retrying.
 ENGINE_RETRY_SECONDS = 10
-CHANNELS = {
-    "online": ("channel_online", gettext_lazy("Online")),
-    "operator": ("channel_operator", gettext_lazy("Through a soum operator")),
-    "in_person": ("channel_in_person", gettext_lazy("In person")),
-}
 STAGES = {"single": gettext_lazy("Single-stage"), "multi": gettext_lazy("Multi-stage")}
 FACET_NAMES = ("agency", "category", "aimag", "soum", "channel", "stages")
 # Loaded with every hit: results show the agency and place, the API their codes.
@@ -342,7 +338,7 @@ class CatalogSummary:
                 return False
         if "channel" in filters and not row[4 + list(CHANNELS).index(filters["channel"])]:
             return False
-        if "stages" in filters and (row[7] > 1) != (filters["stages"] == "multi"):
+        if "stages" in filters and (row[-1] > 1) != (filters["stages"] == "multi"):
             return False
         return True
 
@@ -359,7 +355,7 @@ class CatalogSummary:
             for position, channel in enumerate(CHANNELS):
                 if row[4 + position]:
                     counters["channel"][channel] += 1
-            counters["stages"]["multi" if row[7] > 1 else "single"] += 1
+            counters["stages"]["multi" if row[-1] > 1 else "single"] += 1
         return facet_values(counters, query)
 
 
@@ -375,8 +371,7 @@ def catalog_summary() -> CatalogSummary:
     global _summary
     version = catalog_version()
     if _summary is None or _summary.version != version:
-        fields = ("pk", "agency_id", "category_id", "aimag_id", "soum_id", "channel_online", "channel_operator",
-                  "channel_in_person", "stages")  # fmt: skip
+        fields = ("pk", "agency_id", "category_id", "aimag_id", "soum_id", *CHANNEL_FIELDS, "stages")
         rows = {row[0]: row[1:] for row in ServicePage.objects.live().public().canonical().values_list(*fields)}
         _summary = CatalogSummary(version=version, rows=rows)
     return _summary
@@ -406,7 +401,7 @@ def facet_labels() -> dict:
             }
             for name, (model, key_field) in tables.items()
         }
-        labels["channel"] = {key: (key, label) for key, (_attr, label) in CHANNELS.items()}
+        labels["channel"] = {key: (key, channel.label) for key, channel in CHANNELS.items()}
         labels["stages"] = dict((key, (key, label)) for key, label in STAGES.items())
         _labels = (now, labels)
     return _labels[1]

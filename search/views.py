@@ -1,39 +1,19 @@
 """Public search page and the JSON search API (same ``search.service`` underneath)."""
 
-from functools import wraps
-
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from cms.api import api_language
 from cms.languages import active_language, default_language, translations_in
 from search import service
 from search.mongolian import skeleton
 from service_pages.models import ServicePage
 
 AUTOCOMPLETE_LIMIT = 8
-
-
-def api_language(view):
-    """Answer API calls in the language the client asks for (Accept-Language or cookie).
-
-    LocaleMiddleware pins unprefixed paths to Mongolian because the public site
-    uses i18n_patterns without a prefix for the default language; API clients
-    have no prefix to choose with, so they get content negotiation instead.
-    """
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        with translation.override(translation.get_language_from_request(request, check_path=False)):
-            response = view(request, *args, **kwargs)
-            response["Content-Language"] = translation.get_language()
-            return response
-
-    return wrapper
 
 
 def _hit_json(hit: service.Hit, request) -> dict:

@@ -17,6 +17,7 @@ from wagtail.models import Site
 
 from cms.models import HomePage
 
+from .channels import CHANNELS
 from .models import Agency, AgencyPage, Aimag, CatalogIndexPage, Category, ServicePage, Soum, stage_agencies_problem
 
 LIST_SEPARATOR = "|"
@@ -27,7 +28,6 @@ MAX_LENGTHS = {
     if field.name in ("code", "title", "title_en", "stage_agencies", "legal_basis", "xyp_code", "keywords")
 }
 COLUMN_OF_FIELD = {"title": "title_mn", "keywords": "keywords_mn"}
-CHANNELS = {"online": "channel_online", "operator": "channel_operator", "in_person": "channel_in_person"}
 
 
 class RowError(ValueError):
@@ -144,8 +144,8 @@ def service_fields(row: dict, lookups: Lookups) -> dict:
         "xyp_code": (row.get("xyp_code") or "").strip(),
         "keywords": " | ".join(split_list(row.get("keywords_mn", ""))),
     }
-    for channel, attribute in CHANNELS.items():
-        values[attribute] = channel in channels
+    for key, channel in CHANNELS.items():
+        values[channel.field] = key in channels
     too_long = {
         COLUMN_OF_FIELD.get(name, name): _("is longer than %(max)s characters") % {"max": limit}
         for name, limit in MAX_LENGTHS.items()

@@ -36,6 +36,10 @@ from cms.languages import (
     localized_children,
 )
 from search.analysis import STEM_SUBFIELD
+from search.weights import index_boost
+
+from .channels import CHANNEL_FIELDS, CHANNELS
+from .search_text import agency_text, place_text
 
 
 class BilingualName:
@@ -431,7 +435,7 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         FieldPanel("required_documents"),
         FieldRowPanel([FieldPanel("fee_mnt"), FieldPanel("processing_days")]),
         MultiFieldPanel(
-            [FieldPanel("channel_online"), FieldPanel("channel_operator"), FieldPanel("channel_in_person")],
+            [FieldPanel(name) for name in CHANNEL_FIELDS],
             heading=_("Channels"),
         ),
         FieldRowPanel([FieldPanel("stages"), FieldPanel("stage_agencies")]),
@@ -448,23 +452,21 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     # What the search engines index. The text fields carry a stemmed sub-field
     # (search.analysis.STEM_SUBFIELD) for suffix-tolerant matching; place and
     # agency names are indexed as text so "Хангал иргэний үнэмлэх" finds the
-    # Khangal soum's service. The filter fields feed facets and filters.
+    # Khangal soum's service. Boosts: search.weights. The filter fields feed facets and filters.
     search_fields = Page.search_fields + [
-        index.SearchField("search_title", boost=4, es_extra=STEM_SUBFIELD),
-        index.SearchField("title_en", boost=2, es_extra=STEM_SUBFIELD),
-        index.SearchField("keywords", boost=2, es_extra=STEM_SUBFIELD),
-        index.SearchField("search_place", boost=3, es_extra=STEM_SUBFIELD),
-        index.SearchField("search_agency", es_extra=STEM_SUBFIELD),
-        index.SearchField("summary", es_extra=STEM_SUBFIELD),
-        index.SearchField("description", es_extra=STEM_SUBFIELD),
+        index.SearchField("search_title", boost=index_boost("title"), es_extra=STEM_SUBFIELD),
+        index.SearchField("title_en", boost=index_boost("title_en"), es_extra=STEM_SUBFIELD),
+        index.SearchField("keywords", boost=index_boost("keywords"), es_extra=STEM_SUBFIELD),
+        index.SearchField("search_place", boost=index_boost("place"), es_extra=STEM_SUBFIELD),
+        index.SearchField("search_agency", boost=index_boost("agency"), es_extra=STEM_SUBFIELD),
+        index.SearchField("summary", boost=index_boost("summary"), es_extra=STEM_SUBFIELD),
+        index.SearchField("description", boost=index_boost("description"), es_extra=STEM_SUBFIELD),
         index.FilterField("code"),
         index.FilterField("agency"),
         index.FilterField("category"),
         index.FilterField("aimag"),
         index.FilterField("soum"),
-        index.FilterField("channel_online"),
-        index.FilterField("channel_operator"),
-        index.FilterField("channel_in_person"),
+        *[index.FilterField(name) for name in CHANNEL_FIELDS],
         index.FilterField("stages"),
         # Public search leaves these out (search.engine); editors still find them in the admin.
         index.FilterField("search_restricted"),
@@ -551,29 +553,19 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
 
     @property
     def channel_list(self) -> list[str]:
-        """Channel labels in display order."""
-        labels = []
-        if self.channel_online:
-            labels.append(_("Online"))
-        if self.channel_operator:
-            labels.append(_("Through a soum operator"))
-        if self.channel_in_person:
-            labels.append(_("In person"))
-        return labels
+        """Channel labels in display order (``channels.CHANNELS``)."""
+        return [channel.label for channel in CHANNELS.values() if getattr(self, channel.field)]
 
     def search_title(self) -> str:
         return self.title
 
     def search_place(self) -> str:
-        """Names of the aimag and soum in both languages ("" for national services)."""
-        names = []
-        for place in (self.soum, self.aimag):
-            if place is not None:
-                names += [place.name_mn, place.name_en]
-        return " ".join(names)
+        """Names of the soum and aimag in both languages ("" for national services)."""
+        names = [None if place is None else (place.name_mn, place.name_en) for place in (self.soum, self.aimag)]
+        return place_text(*names)
 
     def search_agency(self) -> str:
-        return f"{self.agency.name_mn} {self.agency.name_en}"
+        return agency_text(self.agency.name_mn, self.agency.name_en)
 
     @property
     def keyword_list(self) -> list[str]:

@@ -17,7 +17,8 @@ from import_export import resources
 from import_export.fields import Field
 from import_export.widgets import IntegerWidget
 
-from .catalog import CHANNELS, LIST_SEPARATOR, split_list
+from .catalog import LIST_SEPARATOR, split_list
+from .channels import CHANNELS
 from .files import AGENCY_COLUMNS, SERVICE_COLUMNS
 from .models import Agency, ServicePage
 
@@ -99,7 +100,7 @@ class ServiceResource(resources.ModelResource):
         return LIST_JOINER.join(page.document_list)  # stored one per line
 
     def dehydrate_channels(self, page):
-        return LIST_JOINER.join(name for name, attribute in CHANNELS.items() if getattr(page, attribute))
+        return LIST_JOINER.join(key for key, channel in CHANNELS.items() if getattr(page, channel.field))
 
     def dehydrate_stage_agencies(self, page):
         return _joined(page.stage_agencies)

@@ -157,3 +157,26 @@ def test_the_citizen_is_told_of_each_change(client, three_stage, settings, djang
         callback(code, {"status": "rejected", "message": "Дутуу"}, keys[1])
     texts = [text for phone, text in MemorySender.outbox if phone == "+97699112233"]
     assert len(texts) == 3 and all(code in text for text in texts)
+
+
+def test_sent_to_the_agency_is_one_conditional_update_that_never_overwrites(
+    client, demo_catalog, settings, tmp_path, django_assert_num_queries
+):
+    from django.db.models import Q
+
+    from form_builder.stages import mark_delivered
+
+    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    service = ServicePage.objects.live().canonical().filter(channel_online=True, stages=1).first()
+    codes = [post_api(client, service.code, answers()).json()["tracking_code"] for _ in range(2)]
+    first, second = (Submission.objects.get(tracking_code=code) for code in codes)
+    assert not mark_delivered(first.pk, unless=Q(pk=first.pk))  # another target of the stage still waiting
+    with django_assert_num_queries(2):  # the UPDATE and the event
+        assert mark_delivered(first.pk)
+    first.refresh_from_db()
+    assert first.status == Status.DELIVERED and first.events.last().status == Status.DELIVERED
+    second.set_status(Status.IN_PROGRESS, actor="agency")  # the agency answered before the attempt was recorded
+    with django_assert_num_queries(1):
+        assert not mark_delivered(second.pk)
+    second.refresh_from_db()
+    assert second.status == Status.IN_PROGRESS and second.events.last().status == Status.IN_PROGRESS

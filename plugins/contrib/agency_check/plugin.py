@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from plugins import http, signing
 from plugins.base import PreSubmitPlugin, Verdict
+from plugins.exceptions import PluginUnavailable
 from plugins.registry import register
 
 
@@ -26,8 +27,8 @@ class AgencyCheckOptions(forms.Form):
     )
 
 
-class AgencyUnavailable(Exception):
-    pass
+class AgencyUnavailable(PluginUnavailable):
+    """The agency's system did not answer in time, or answered nonsense."""
 
 
 @register("agency_check")
