@@ -307,16 +307,16 @@ class Site:
             self.database = f"PostgreSQL {database.version} (database {BENCH_DB} on {database.host}:{database.port})"
         else:
             self.database = f"SQLite ({self.var / 'db.sqlite3'})"
-        # The site's settings, with e-mail (Tumen's failure alerts, stock Wagtail's form e-mail)
-        # going to this script's SMTP receiver instead of a real localhost:25.
+        # The site's settings and the bench-only stock form app, with e-mail (Tumen's failure alerts,
+        # stock Wagtail's form e-mail) going to this script's SMTP receiver instead of a real localhost:25.
         overlay = self.var / "settings"
         overlay.mkdir()
         (overlay / f"{SETTINGS_MODULE}.py").write_text(
-            "from cms.settings.base import *  # noqa: F403\n\n"
+            "from bench.stock_forms.settings import *  # noqa: F403\n\n"
             f"EMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {smtp_port}\nEMAIL_TIMEOUT = 5\n",
             encoding="utf-8",
         )
-        self.env.update(PYTHONPATH=str(overlay), DJANGO_SETTINGS_MODULE=SETTINGS_MODULE)
+        self.env.update(PYTHONPATH=os.pathsep.join([str(overlay), str(ROOT)]), DJANGO_SETTINGS_MODULE=SETTINGS_MODULE)
         # This process runs Django too: polling, checks, the in-process phases.
         for key in ("DATABASE_URL", "TUMEN_VAR_DIR", "DEBUG", "TUMEN_DELIVERY_ALLOW_HTTP", "DJANGO_SETTINGS_MODULE"):
             if key in self.env:
@@ -978,8 +978,8 @@ def run_stock(smtp: SMTPReceiver, count: int, fail_rate: float) -> dict:
     from django.db import transaction
     from wagtail.contrib.forms.models import EmailFormMixin
 
+    from bench.stock_forms.models import StockFormField, StockFormPage
     from cms.models import HomePage
-    from form_builder.models import StockFormField, StockFormPage
     from service_pages.models import Soum
 
     print(f"\n== stock Wagtail: {count} form submissions with in-request e-mail to the local SMTP receiver, "

@@ -28,9 +28,7 @@ from django.utils import timezone
 from django.utils.functional import LazyObject
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
-from modelcluster.fields import ParentalKey
-from wagtail.admin.panels import FieldPanel, InlinePanel
-from wagtail.contrib.forms.models import AbstractForm, AbstractFormField
+from wagtail.admin.panels import FieldPanel
 from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, LockableMixin, RevisionMixin, WorkflowMixin
 
@@ -568,27 +566,6 @@ class StatisticsSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.computed_at:%Y-%m-%d %H:%M})"
-
-# -- the stock Wagtail form, kept as the benchmark's baseline ------------------------------------
-
-
-class StockFormPage(AbstractForm):
-    """A plain ``wagtail.contrib.forms`` page: what Tumen's forms are measured against.
-
-    Not creatable in the admin (``bench/submissions.py`` makes one); it exists so that the
-    benchmark compares with stock Wagtail doing the same work in the same run.
-    """
-
-    content_panels = AbstractForm.content_panels + [InlinePanel("form_fields", label=_("Form fields"))]
-    is_creatable = False
-
-    class Meta:
-        verbose_name = _("stock Wagtail form page")
-
-
-class StockFormField(AbstractFormField):
-    page = ParentalKey(StockFormPage, on_delete=models.CASCADE, related_name="form_fields")
-
 
 # The access log lives in its own module; importing it here registers the model with the app.
 from .access_log import AccessLogEntry  # noqa: E402, F401
