@@ -118,11 +118,8 @@ def _query_clause(q: str, strict: bool) -> dict:
 def search(query: service.Query, window: service.Window) -> service.Results:
     """Most words must match (fast, precise); if nothing does, any word may (see query.STRICT_MATCH)."""
     response = _search_request(query, window, strict=True)
-    took = response.get("took", 0)
     if query.q and response["hits"]["total"]["value"] == 0:
         response = _search_request(query, window, strict=False)
-        took += response.get("took", 0)
-    service.record_engine_took(took)
     return _results(query, response)
 
 

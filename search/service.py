@@ -181,17 +181,6 @@ class EngineUnavailable(Exception):
 
 
 _engine_down_until = 0.0
-_last_engine_took_ms = 0.0
-
-
-def last_engine_took_ms() -> float:
-    """The engine's own time (its ``took``) for the last engine query of this process (benchmarks)."""
-    return _last_engine_took_ms
-
-
-def record_engine_took(milliseconds: float) -> None:
-    global _last_engine_took_ms
-    _last_engine_took_ms = float(milliseconds)
 
 
 def engine_configured() -> bool:
