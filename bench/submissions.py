@@ -127,7 +127,7 @@ print({mark!r} + json.dumps({{
 VERIFY_CODE = """
 import json
 from wagtail.contrib.forms.models import FormSubmission
-from form_builder.models import OutboxEvent, Submission, SubmissionEvent
+from form_builder.models import Submission, SubmissionEvent
 
 codes = json.load(open({path!r}))
 found = set()
@@ -142,7 +142,6 @@ print({mark!r} + json.dumps({{
     "missing_count": len(missing),
     "submissions_total": Submission.objects.count(),
     "events_received": SubmissionEvent.objects.filter(status="received").count(),
-    "outbox_total": OutboxEvent.objects.count(),
     "stock_rows": FormSubmission.objects.filter(page_id={page_id}).count(),
 }}))
 """
@@ -764,7 +763,7 @@ def run_mode(mode: str, args, stop: threading.Event) -> ModeReport:
         errors = site.server_errors()
         print(f"  check: {check['found']}/{check['checked']} Tumen tracking codes found; "
               f"missing: {check['missing_count']}; submissions in the database {check['submissions_total']}, "
-              f"'received' events {check['events_received']}, outbox events {check['outbox_total']}", flush=True)  # fmt: skip
+              f"'received' events {check['events_received']}", flush=True)  # fmt: skip
         if check["missing"]:
             print(f"  MISSING tracking codes (first 20): {', '.join(check['missing'])}", flush=True)
         print(f"  check: stock FormSubmission rows {check['stock_rows']} for {stock_accepted} accepted; "

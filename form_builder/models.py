@@ -9,8 +9,8 @@ How the pieces relate (see docs/ARCHITECTURE.md, "How a submission flows"):
   Each :class:`Submission` and :class:`Draft` points at the version it was made with, so later
   edits (a renamed label, a new question) never change what an old submission means.
 - A submission is written in one transaction with its first :class:`SubmissionEvent` (status
-  ``received``), its :class:`StoredFile` rows and an :class:`OutboxEvent` that the delivery
-  plugins pick up.
+  ``received``) and its :class:`StoredFile` rows; the ``submission_received`` signal, sent inside
+  that transaction, lets the plugins app write its deliveries in it too.
 """
 
 from __future__ import annotations
@@ -420,25 +420,6 @@ class SubmissionEvent(models.Model):
     class Meta:
         verbose_name = _("status change")
         ordering = ["created_at", "pk"]
-
-
-class OutboxEvent(models.Model):
-    """Something the outside must hear about, written in the same transaction as its cause.
-
-    The delivery engine (``plugins``) turns each unprocessed event into deliveries; because the
-    row commits with the submission, a crash can delay a delivery but never lose one.
-    """
-
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="outbox_events")
-    topic = models.CharField(max_length=64, default="submission.received")
-    created_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("outbox event")
-        indexes = [
-            models.Index(fields=["created_at"], name="outbox_pending", condition=models.Q(processed_at__isnull=True))
-        ]
 
 
 class Draft(models.Model):

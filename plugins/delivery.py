@@ -154,7 +154,7 @@ def _operator_block(submission, operator):
 # -- planning (inside the submission's transaction) ----------------------------------------------
 
 
-def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **kwargs) -> list[Delivery]:
+def plan_deliveries(sender=None, submission=None, stage=1, **kwargs) -> list[Delivery]:
     """One delivery per target of the stage's agency (stage 1: at submission; later stages when the
     previous agency completes theirs, via ``form_builder.signals.stage_started``)."""
     from service_pages.models import Agency
@@ -178,9 +178,6 @@ def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **
             for config in configs
         ]
     )
-    if outbox_event is not None:
-        outbox_event.processed_at = now
-        outbox_event.save(update_fields=["processed_at"])
     if deliveries:
         transaction.on_commit(wake_after_commit)
     return deliveries
