@@ -23,8 +23,9 @@ Phases, each with ``manage.py db_worker`` processes (``--no-reload --interval 0.
    delivery recorded; then the receiver's records are checked: every submission's key accepted
    (0 lost), no submission accepted under two keys or twice at once (0 duplicated); redeliveries
    of an already-accepted key (at-least-once) are counted and reported, not failed;
-3. anatomy: ``plugins.delivery.attempt()`` called in this process on fresh deliveries, with the
-   SQL counted per delivery and its stages timed (``--profile`` adds a cProfile of the same loop);
+3. anatomy: ``tests.deliveries.attempt()`` (``claim_batch`` of that one delivery, then
+   ``attempt_claimed``) called in this process on fresh deliveries, with the SQL counted per
+   delivery and its stages timed (``--profile`` adds a cProfile of the same loop);
 4. stock Wagtail: ``wagtail.contrib.forms`` has no outbox; ``AbstractEmailForm`` saves the
    ``FormSubmission`` and sends its e-mail inside the citizen's request. Its code path
    (``process_form_submission`` + ``EmailFormMixin.send_mail``, Django's SMTP backend) runs here on
@@ -847,9 +848,9 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
     from django.test.utils import CaptureQueriesContext
 
     from form_builder.submissions import application_for, submit
-    from plugins.delivery import attempt
     from plugins.models import Delivery
     from service_pages.models import ServicePage, Soum
+    from tests.deliveries import attempt  # one given delivery: claim_batch + attempt_claimed
 
     print(f"\n== anatomy: {count} submissions, attempt() in this process, SQL counted ==", flush=True)
     application = application_for(ServicePage.objects.by_code(service_code))
@@ -889,7 +890,7 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
     from plugins import http as plugin_http
     from plugins.contrib.webhook import plugin as webhook
 
-    timed(engine, "claim", "claim (lease UPDATE + SELECT with 6 related tables)")
+    timed(engine, "claim_batch", "claim_batch of one (SELECT due ids, lease UPDATE, SELECT with its target)")
     timed(engine, "_record", "_record (attempt log, state, submission status)")
     timed(engine, "_mark_submission_delivered", "  of which _mark_submission_delivered")
     timed(engine.DeliveryContext, "payload", "plugin: payload() (metadata, answers, JSON Schema)")

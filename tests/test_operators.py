@@ -8,10 +8,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from form_builder.models import OperatorProfile, Submission
-from plugins.delivery import attempt
 from plugins.models import PluginConfig
 from service_pages.models import ServicePage, Soum
 from tests.agency import AgencyServer
+from tests.deliveries import attempt
 from tests.senders import MemorySender
 
 pytestmark = pytest.mark.django_db

@@ -21,11 +21,9 @@ from plugins import signing
 from plugins.base import DeliveryPlugin
 from plugins.delivery import (
     DRAIN_TASK,
-    attempt,
     attempt_batch,
     backoff_seconds,
     batch_size,
-    claim,
     claim_batch,
     replay,
     sweep,
@@ -36,6 +34,7 @@ from plugins.models import AgencyCredential, Delivery, PluginConfig, configs_for
 from plugins.registry import PluginAlreadyRegistered, Registry, register
 from service_pages.models import ServicePage
 from tests.agency import AgencyServer
+from tests.deliveries import attempt, claim
 from tests.test_forms import answers, post_api
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ from django.test import Client
 
 from form_builder.models import Status, Submission
 from plugins import signing
-from plugins.delivery import attempt
 from plugins.models import AgencyCredential, Delivery, PluginConfig
 from service_pages.models import Agency, ServicePage
 from tests.agency import AgencyServer
+from tests.deliveries import attempt
 from tests.test_forms import answers, post_api
 
 pytestmark = pytest.mark.django_db
