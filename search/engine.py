@@ -144,7 +144,7 @@ def _search_request(query: service.Query, window: service.Window, strict: bool) 
 
 def _send(client, index_name: str, body: dict) -> dict:
     try:
-        return client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
+        return client.search(index=index_name, body=body, request_timeout=settings.SEARCH_QUERY_TIMEOUT)
     except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
         status = getattr(error, "status_code", None)
         refused_request = isinstance(status, int) and 400 <= status < 500 and status != 404

@@ -32,7 +32,6 @@ MAX_PAGE_SIZE = 100
 MAX_QUERY_LENGTH = 200
 # The engines' default result window (index.max_result_window): deeper pages are refused.
 MAX_RESULTS = 10_000
-ENGINE_TIMEOUT_SECONDS = 2
 # After a failed engine call, answer from the embedded index for this long before retrying.
 ENGINE_RETRY_SECONDS = 10
 CHANNELS = {
