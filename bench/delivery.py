@@ -23,8 +23,9 @@ Phases, each with ``manage.py db_worker`` processes (``--no-reload --interval 0.
    delivery recorded; then the receiver's records are checked: every submission's key accepted
    (0 lost), no submission accepted under two keys or twice at once (0 duplicated); redeliveries
    of an already-accepted key (at-least-once) are counted and reported, not failed;
-3. anatomy: ``plugins.delivery.attempt()`` called in this process on fresh deliveries, with the
-   SQL counted per delivery and its stages timed (``--profile`` adds a cProfile of the same loop);
+3. anatomy: ``tests.deliveries.attempt()`` (``claim_batch`` of that one delivery, then
+   ``attempt_claimed``) called in this process on fresh deliveries, with the SQL counted per
+   delivery and its stages timed (``--profile`` adds a cProfile of the same loop);
 4. stock Wagtail: ``wagtail.contrib.forms`` has no outbox; ``AbstractEmailForm`` saves the
    ``FormSubmission`` and sends its e-mail inside the citizen's request. Its code path
    (``process_form_submission`` + ``EmailFormMixin.send_mail``, Django's SMTP backend) runs here on
@@ -307,16 +308,16 @@ class Site:
             self.database = f"PostgreSQL {database.version} (database {BENCH_DB} on {database.host}:{database.port})"
         else:
             self.database = f"SQLite ({self.var / 'db.sqlite3'})"
-        # The site's settings, with e-mail (Tumen's failure alerts, stock Wagtail's form e-mail)
-        # going to this script's SMTP receiver instead of a real localhost:25.
+        # The site's settings and the bench-only stock form app, with e-mail (Tumen's failure alerts,
+        # stock Wagtail's form e-mail) going to this script's SMTP receiver instead of a real localhost:25.
         overlay = self.var / "settings"
         overlay.mkdir()
         (overlay / f"{SETTINGS_MODULE}.py").write_text(
-            "from cms.settings.base import *  # noqa: F403\n\n"
+            "from bench.stock_forms.settings import *  # noqa: F403\n\n"
             f"EMAIL_HOST = '127.0.0.1'\nEMAIL_PORT = {smtp_port}\nEMAIL_TIMEOUT = 5\n",
             encoding="utf-8",
         )
-        self.env.update(PYTHONPATH=str(overlay), DJANGO_SETTINGS_MODULE=SETTINGS_MODULE)
+        self.env.update(PYTHONPATH=os.pathsep.join([str(overlay), str(ROOT)]), DJANGO_SETTINGS_MODULE=SETTINGS_MODULE)
         # This process runs Django too: polling, checks, the in-process phases.
         for key in ("DATABASE_URL", "TUMEN_VAR_DIR", "DEBUG", "TUMEN_DELIVERY_ALLOW_HTTP", "DJANGO_SETTINGS_MODULE"):
             if key in self.env:
@@ -847,9 +848,9 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
     from django.test.utils import CaptureQueriesContext
 
     from form_builder.submissions import application_for, submit
-    from plugins.delivery import attempt
     from plugins.models import Delivery
     from service_pages.models import ServicePage, Soum
+    from tests.deliveries import attempt  # one given delivery: claim_batch + attempt_claimed
 
     print(f"\n== anatomy: {count} submissions, attempt() in this process, SQL counted ==", flush=True)
     application = application_for(ServicePage.objects.by_code(service_code))
@@ -889,7 +890,7 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
     from plugins import http as plugin_http
     from plugins.contrib.webhook import plugin as webhook
 
-    timed(engine, "claim", "claim (lease UPDATE + SELECT with 6 related tables)")
+    timed(engine, "claim_batch", "claim_batch of one (SELECT due ids, lease UPDATE, SELECT with its target)")
     timed(engine, "_record", "_record (attempt log, state, submission status)")
     timed(engine, "_mark_submission_delivered", "  of which _mark_submission_delivered")
     timed(engine.DeliveryContext, "payload", "plugin: payload() (metadata, answers, JSON Schema)")
@@ -978,8 +979,8 @@ def run_stock(smtp: SMTPReceiver, count: int, fail_rate: float) -> dict:
     from django.db import transaction
     from wagtail.contrib.forms.models import EmailFormMixin
 
+    from bench.stock_forms.models import StockFormField, StockFormPage
     from cms.models import HomePage
-    from form_builder.models import StockFormField, StockFormPage
     from service_pages.models import Soum
 
     print(f"\n== stock Wagtail: {count} form submissions with in-request e-mail to the local SMTP receiver, "

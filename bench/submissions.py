@@ -4,7 +4,7 @@
 For each mode (``embedded``: SQLite in a throw-away folder; ``postgres``: a throw-away
 ``tumen_bench_submissions`` database in the private cluster of ``scripts/postgres.sh``) it prepares
 a site like ``make serve`` does (migrate, demo catalog, collectstatic), adds one stock Wagtail
-form page (``form_builder.StockFormPage``, the general application form's questions as stock
+form page (``bench.stock_forms``' ``StockFormPage``, the general application form's questions as stock
 fields), and starts gunicorn (``gunicorn.conf.py``, 2 workers, rate limits off). Then, each on a
 freshly started server, after a short warm-up at the same rate:
 
@@ -49,7 +49,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import urllib.parse
@@ -70,29 +69,11 @@ JSON_MARK = "BENCH-JSON:"
 
 # -- the stock Wagtail form page ----------------------------------------------------------------
 
-# Wagtail's form page templates, as in its documentation. Used only when the project ships none
-# for StockFormPage (the site's settings are then extended by a one-line overlay module that adds
-# this folder to the template directories; everything else is cms.settings.base).
-STOCK_TEMPLATES = {
-    "form_builder/stock_form_page.html": """\
-        {% load wagtailcore_tags %}<!DOCTYPE html>
-        <html lang="mn"><head><meta charset="utf-8"><title>{{ page.title }}</title></head>
-        <body><h1>{{ page.title }}</h1>
-        <form action="{% pageurl page %}" method="POST">{% csrf_token %}{{ form.as_p }}<input type="submit"></form>
-        </body></html>
-        """,
-    "form_builder/stock_form_page_landing.html": """\
-        <!DOCTYPE html>
-        <html lang="mn"><head><meta charset="utf-8"><title>{{ page.title }}</title></head>
-        <body><h1>{{ page.title }}</h1><p>Thank you: your application was received.</p></body></html>
-        """,
-}
-
 SETUP_CODE = """
 import json
 from django.db import transaction
 from cms.models import HomePage
-from form_builder.models import StockFormField, StockFormPage
+from bench.stock_forms.models import StockFormField, StockFormPage
 from form_builder.submissions import ServiceUnavailable, application_for
 from service_pages.models import Aimag, ServicePage, Soum
 
@@ -146,7 +127,7 @@ print({mark!r} + json.dumps({{
 VERIFY_CODE = """
 import json
 from wagtail.contrib.forms.models import FormSubmission
-from form_builder.models import OutboxEvent, Submission, SubmissionEvent
+from form_builder.models import Submission, SubmissionEvent
 
 codes = json.load(open({path!r}))
 found = set()
@@ -161,7 +142,6 @@ print({mark!r} + json.dumps({{
     "missing_count": len(missing),
     "submissions_total": Submission.objects.count(),
     "events_received": SubmissionEvent.objects.filter(status="received").count(),
-    "outbox_total": OutboxEvent.objects.count(),
     "stock_rows": FormSubmission.objects.filter(page_id={page_id}).count(),
 }}))
 """
@@ -514,24 +494,10 @@ class Site:
         self.overlay_settings()
 
     def overlay_settings(self):
-        """Add Wagtail's documented form templates when the project has none for StockFormPage."""
-        if any(ROOT.glob("*/templates/form_builder/stock_form_page.html")):
-            return
-        templates = self.var / "stock-templates"
-        for name, text in STOCK_TEMPLATES.items():
-            path = templates / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text), encoding="utf-8")
-        overlay = self.var / "settings-overlay"
-        overlay.mkdir()
-        (overlay / "tumen_bench_settings.py").write_text(
-            "from cms.settings.base import *  # noqa: F403\n"
-            "from cms.settings.base import TEMPLATES as _TEMPLATES\n\n"
-            f"TEMPLATES = [dict(_TEMPLATES[0], DIRS=[*_TEMPLATES[0]['DIRS'], {str(templates)!r}])]\n",
-            encoding="utf-8",
-        )
-        self.env["PYTHONPATH"] = str(overlay)
-        self.env["DJANGO_SETTINGS_MODULE"] = "tumen_bench_settings"
+        """The site's settings plus the bench-only app of the stock form page (``bench.stock_forms``,
+        with Wagtail's documented form templates); ``ROOT`` on the path so that gunicorn finds it."""
+        self.env["PYTHONPATH"] = str(ROOT)
+        self.env["DJANGO_SETTINGS_MODULE"] = "bench.stock_forms.settings"
 
     def prepare(self) -> dict:
         if self.mode == "postgres":
@@ -797,7 +763,7 @@ def run_mode(mode: str, args, stop: threading.Event) -> ModeReport:
         errors = site.server_errors()
         print(f"  check: {check['found']}/{check['checked']} Tumen tracking codes found; "
               f"missing: {check['missing_count']}; submissions in the database {check['submissions_total']}, "
-              f"'received' events {check['events_received']}, outbox events {check['outbox_total']}", flush=True)  # fmt: skip
+              f"'received' events {check['events_received']}", flush=True)  # fmt: skip
         if check["missing"]:
             print(f"  MISSING tracking codes (first 20): {', '.join(check['missing'])}", flush=True)
         print(f"  check: stock FormSubmission rows {check['stock_rows']} for {stock_accepted} accepted; "

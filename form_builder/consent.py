@@ -30,8 +30,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import ratelimit, sms
 
-# The senders' old home: settings written for earlier releases name them here.
-ConsoleSender, MemorySender = sms.ConsoleSender, sms.MemorySender
+# The development sender's old home: settings written for earlier releases name it here.
+ConsoleSender = sms.ConsoleSender
 CODE_TTL = datetime.timedelta(minutes=10)
 MAX_TRIES = 5
 

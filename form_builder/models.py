@@ -9,8 +9,8 @@ How the pieces relate (see docs/ARCHITECTURE.md, "How a submission flows"):
   Each :class:`Submission` and :class:`Draft` points at the version it was made with, so later
   edits (a renamed label, a new question) never change what an old submission means.
 - A submission is written in one transaction with its first :class:`SubmissionEvent` (status
-  ``received``), its :class:`StoredFile` rows and an :class:`OutboxEvent` that the delivery
-  plugins pick up.
+  ``received``) and its :class:`StoredFile` rows; the ``submission_received`` signal, sent inside
+  that transaction, lets the plugins app write its deliveries in it too.
 """
 
 from __future__ import annotations
@@ -28,9 +28,7 @@ from django.utils import timezone
 from django.utils.functional import LazyObject
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
-from modelcluster.fields import ParentalKey
-from wagtail.admin.panels import FieldPanel, InlinePanel
-from wagtail.contrib.forms.models import AbstractForm, AbstractFormField
+from wagtail.admin.panels import FieldPanel
 from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, LockableMixin, RevisionMixin, WorkflowMixin
 
@@ -424,25 +422,6 @@ class SubmissionEvent(models.Model):
         ordering = ["created_at", "pk"]
 
 
-class OutboxEvent(models.Model):
-    """Something the outside must hear about, written in the same transaction as its cause.
-
-    The delivery engine (``plugins``) turns each unprocessed event into deliveries; because the
-    row commits with the submission, a crash can delay a delivery but never lose one.
-    """
-
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="outbox_events")
-    topic = models.CharField(max_length=64, default="submission.received")
-    created_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("outbox event")
-        indexes = [
-            models.Index(fields=["created_at"], name="outbox_pending", condition=models.Q(processed_at__isnull=True))
-        ]
-
-
 class Draft(models.Model):
     """Answers saved server-side while a person goes through a form; resumable by a one-time link."""
 
@@ -568,27 +547,6 @@ class StatisticsSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.computed_at:%Y-%m-%d %H:%M})"
-
-# -- the stock Wagtail form, kept as the benchmark's baseline ------------------------------------
-
-
-class StockFormPage(AbstractForm):
-    """A plain ``wagtail.contrib.forms`` page: what Tumen's forms are measured against.
-
-    Not creatable in the admin (``bench/submissions.py`` makes one); it exists so that the
-    benchmark compares with stock Wagtail doing the same work in the same run.
-    """
-
-    content_panels = AbstractForm.content_panels + [InlinePanel("form_fields", label=_("Form fields"))]
-    is_creatable = False
-
-    class Meta:
-        verbose_name = _("stock Wagtail form page")
-
-
-class StockFormField(AbstractFormField):
-    page = ParentalKey(StockFormPage, on_delete=models.CASCADE, related_name="form_fields")
-
 
 # The access log lives in its own module; importing it here registers the model with the app.
 from .access_log import AccessLogEntry  # noqa: E402, F401

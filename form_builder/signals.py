@@ -5,7 +5,7 @@
 - ``submission_checking`` (sender ``Application``; ``answers``): sent before a submission is
   stored, outside any transaction. A receiver refuses it by raising
   :class:`form_builder.submissions.Refused` (an agency's pre-submit check).
-- ``submission_received`` (sender ``Submission``; ``submission``, ``outbox_event``): sent *inside*
+- ``submission_received`` (sender ``Submission``; ``submission``): sent *inside*
   the transaction that stores the submission, so rows a receiver writes (deliveries) commit or
   roll back with it.
 - ``sms_requested`` (sender None; ``phone``, ``text``, ``agency``, ``purpose``): a text message for

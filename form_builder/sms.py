@@ -56,15 +56,6 @@ class ConsoleSender:
         logger.debug("SMS (development, not sent) to %s: %s", phone, text)
 
 
-class MemorySender:
-    """Test sender: keeps what it would have sent (like Django's locmem e-mail backend)."""
-
-    outbox: list[tuple[str, str]] = []
-
-    def send(self, phone: str, text: str):
-        MemorySender.outbox.append((phone, text))
-
-
 def _setting_sender(setting: str):
     path = getattr(settings, setting, "") or ""
     if path:

@@ -1,8 +1,8 @@
 """Accepting an application: one function used by the HTML steps, the JSON API and operators.
 
 :func:`submit` validates every answer against the frozen form version, then writes in *one*
-transaction the submission, its first status event, its files and the outbox event the delivery
-plugins pick up. Either all of it is stored or none of it (uploaded files written before a
+transaction the submission, its first status event, its files and (through the
+``submission_received`` signal) the deliveries the plugins app plans. Either all of it is stored or none of it (uploaded files written before a
 failed transaction are removed again), so a citizen who was given a tracking code has a
 submission that will be delivered.
 """
@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy as _
 from .models import (
     Draft,
     FormVersion,
-    OutboxEvent,
     Source,
     Status,
     StoredFile,
@@ -191,7 +190,7 @@ def submit(
     language: str | None = None,
     admit=None,
 ) -> Submission:
-    """Validate and store a submission with its outbox event; raise :class:`InvalidSubmission`.
+    """Validate and store a submission; raise :class:`InvalidSubmission`.
 
     ``admit()``, if given, is called once the answers are valid, before the agency's checks and
     before anything is stored; it refuses by raising. The API counts the per-service rate limit
@@ -254,8 +253,7 @@ def submit(
                 StoredFile.objects.filter(pk__in=[item.pk for item in replaced]).delete()
                 draft.delete()
             SubmissionEvent.objects.create(submission=submission, status=Status.RECEIVED, actor="tumen")
-            event = OutboxEvent.objects.create(submission=submission, topic="submission.received")
-            submission_received.send(sender=Submission, submission=submission, outbox_event=event)
+            submission_received.send(sender=Submission, submission=submission)
     except BaseException:
         for stored in written:
             stored.file.delete(save=False)

@@ -54,9 +54,9 @@ from .registry import register
 
 logger = logging.getLogger(__name__)
 ACTIVE = (Delivery.State.PENDING, Delivery.State.RETRYING)
-DELIVER_TASK = "plugins.tasks.deliver"  # one delivery (kept for tasks queued by older releases)
 DRAIN_TASK = "plugins.tasks.deliver_due"
 SWEEP_TASK = "plugins.tasks.sweep_deliveries"
+LEGACY_DELIVER_TASK = "plugins.tasks.deliver"  # removed; a queued one fails, and a drain takes its delivery
 MAX_BATCH = 20
 
 
@@ -156,7 +156,7 @@ def _operator_block(submission, operator):
 # -- planning (inside the submission's transaction) ----------------------------------------------
 
 
-def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **kwargs) -> list[Delivery]:
+def plan_deliveries(sender=None, submission=None, stage=1, **kwargs) -> list[Delivery]:
     """One delivery per target of the stage's agency (stage 1: at submission; later stages when the
     previous agency completes theirs, via ``form_builder.signals.stage_started``)."""
     from service_pages.models import Agency
@@ -180,9 +180,6 @@ def plan_deliveries(sender=None, submission=None, outbox_event=None, stage=1, **
             for config in configs
         ]
     )
-    if outbox_event is not None:
-        outbox_event.processed_at = now
-        outbox_event.save(update_fields=["processed_at"])
     if deliveries:
         transaction.on_commit(wake_after_commit)
     return deliveries
@@ -271,17 +268,6 @@ def _lease(now, token: str, worker: str) -> dict:
     return {"leased_until": now + datetime.timedelta(seconds=seconds), "lease_token": token, "leased_by": worker[:100]}
 
 
-def claim(delivery_id, *, now=None, worker: str = "") -> tuple[Delivery, str] | None:
-    """Lease a due delivery for this worker; None if it is not due, finished, or leased."""
-    now = now or timezone.now()
-    token = uuid.uuid4().hex
-    if not _claimable(now).filter(pk=delivery_id).update(**_lease(now, token, worker)):
-        return None
-    # Only the delivery and its target here; the plugin loads the submission when it needs it.
-    delivery = Delivery.objects.select_related("config").get(pk=delivery_id)
-    return delivery, token
-
-
 def batch_size() -> int:
     """How many deliveries one claim leases: few enough that all of them can time out one after
     the other within the lease (the lease must never expire while its worker is still sending)."""
@@ -289,8 +275,8 @@ def batch_size() -> int:
     return max(1, min(MAX_BATCH, int(settings.TUMEN_DELIVERY_LEASE_SECONDS // (2 * per_delivery))))
 
 
-def claim_batch(limit: int, *, due_by=None, worker: str = "") -> tuple[list[Delivery], str]:
-    """Lease up to ``limit`` due deliveries, oldest due first, for this worker.
+def claim_batch(limit: int, *, due_by=None, worker: str = "", ids=None) -> tuple[list[Delivery], str]:
+    """Lease up to ``limit`` due deliveries (among ``ids``, if given), oldest due first, for this worker.
 
     On PostgreSQL the candidates are locked with SKIP LOCKED, so workers claiming at the same time
     take different rows instead of queueing behind each other; the UPDATE repeats the conditions,
@@ -300,6 +286,8 @@ def claim_batch(limit: int, *, due_by=None, worker: str = "") -> tuple[list[Deli
     for _ in range(3):  # another worker may win every candidate; look again
         now = timezone.now()
         claimable = _claimable(now, due_by and min(due_by, now))
+        if ids is not None:
+            claimable = claimable.filter(pk__in=ids)
         with transaction.atomic():
             ids = list(
                 claimable.order_by("next_attempt_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]
@@ -359,15 +347,6 @@ def attempt_batch(batch: list[Delivery], token: str, *, worker: str = "") -> int
         attempt_claimed(delivery, token, worker=worker, submission=submissions.get(delivery.submission_id),
                         options_cache=options_cache)  # fmt: skip
     return len(batch)
-
-
-def attempt(delivery_id, *, worker: str = "") -> str:
-    """Make one attempt if the delivery is due; return "delivered", "retrying", "dead" or "skipped"."""
-    claimed = claim(delivery_id, worker=worker)
-    if claimed is None:
-        return "skipped"
-    delivery, token = claimed
-    return attempt_claimed(delivery, token, worker=worker)
 
 
 def _options(plugin, config, cache: dict | None) -> dict:
@@ -517,13 +496,14 @@ def sweep(now=None) -> int:
 
 
 def _fail_abandoned_tasks(started_before):
-    """django-tasks keeps a crashed worker's task RUNNING forever; mark our old ones failed."""
+    """django-tasks keeps a crashed worker's task RUNNING forever; mark our old ones failed (also the
+    one-delivery ``plugins.tasks.deliver`` of releases before drains, which no longer exists)."""
     try:
         from django_tasks_db.models import DBTaskResult
     except ImportError:  # another backend
         return
     DBTaskResult.objects.filter(
-        status="RUNNING", task_path__in=[DELIVER_TASK, DRAIN_TASK, SWEEP_TASK], started_at__lt=started_before
+        status="RUNNING", task_path__in=[LEGACY_DELIVER_TASK, DRAIN_TASK, SWEEP_TASK], started_at__lt=started_before
     ).update(status="FAILED", finished_at=timezone.now())
 
 

@@ -22,15 +22,6 @@ def deliver_due() -> int:
 
 
 @task()
-def deliver(delivery_id: str) -> str:
-    """One attempt at one delivery (idempotent: a delivery not due or leased is skipped).
-
-    Releases before batching queued one task per delivery; such tasks still run after an upgrade.
-    """
-    return engine.attempt(delivery_id, worker=engine.worker_name())
-
-
-@task()
 def sweep_deliveries() -> int:
     """Wake a drain for deliveries left over by a crashed worker, then schedule the next sweep."""
     count = engine.sweep()

@@ -118,11 +118,8 @@ def _query_clause(q: str, strict: bool) -> dict:
 def search(query: service.Query, window: service.Window) -> service.Results:
     """Most words must match (fast, precise); if nothing does, any word may (see query.STRICT_MATCH)."""
     response = _search_request(query, window, strict=True)
-    took = response.get("took", 0)
     if query.q and response["hits"]["total"]["value"] == 0:
         response = _search_request(query, window, strict=False)
-        took += response.get("took", 0)
-    service.record_engine_took(took)
     return _results(query, response)
 
 
@@ -147,7 +144,7 @@ def _search_request(query: service.Query, window: service.Window, strict: bool) 
 
 def _send(client, index_name: str, body: dict) -> dict:
     try:
-        return client.search(index=index_name, body=body, request_timeout=service.ENGINE_TIMEOUT_SECONDS)
+        return client.search(index=index_name, body=body, request_timeout=settings.SEARCH_QUERY_TIMEOUT)
     except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
         status = getattr(error, "status_code", None)
         refused_request = isinstance(status, int) and 400 <= status < 500 and status != 404

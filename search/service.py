@@ -33,7 +33,6 @@ MAX_PAGE_SIZE = 100
 MAX_QUERY_LENGTH = 200
 # The engines' default result window (index.max_result_window): deeper pages are refused.
 MAX_RESULTS = 10_000
-ENGINE_TIMEOUT_SECONDS = 2
 # After a failed engine call, answer from the embedded index for this long before retrying.
 ENGINE_RETRY_SECONDS = 10
 STAGES = {"single": gettext_lazy("Single-stage"), "multi": gettext_lazy("Multi-stage")}
@@ -177,17 +176,6 @@ class EngineUnavailable(Exception):
 
 
 _engine_down_until = 0.0
-_last_engine_took_ms = 0.0
-
-
-def last_engine_took_ms() -> float:
-    """The engine's own time (its ``took``) for the last engine query of this process (benchmarks)."""
-    return _last_engine_took_ms
-
-
-def record_engine_took(milliseconds: float) -> None:
-    global _last_engine_took_ms
-    _last_engine_took_ms = float(milliseconds)
 
 
 def engine_configured() -> bool:

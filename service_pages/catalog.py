@@ -236,12 +236,3 @@ def create_service_page(values: dict) -> ServicePage:
     page.save_revision().publish()
     return page
 
-
-def load_categories(rows: list[dict]) -> int:
-    for order, row in enumerate(rows):
-        Category.objects.update_or_create(
-            slug=row["slug"].strip(),
-            defaults={"name_mn": row["name_mn"].strip(), "name_en": row.get("name_en", "").strip(), "sort_order": order},
-        )
-    return len(rows)
-

@@ -567,10 +567,6 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     def search_agency(self) -> str:
         return agency_text(self.agency.name_mn, self.agency.name_en)
 
-    @property
-    def keyword_list(self) -> list[str]:
-        return [word.strip() for word in self.keywords.split("|") if word.strip()]
-
 
 class AgencyApprovalTask(AbstractGroupApprovalTask):
     """A group approval where reviewers act only on their own agency's pages and forms.

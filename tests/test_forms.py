@@ -21,7 +21,6 @@ from form_builder.models import (
     Draft,
     FormDefinition,
     FormVersion,
-    OutboxEvent,
     Status,
     StoredFile,
     Submission,
@@ -280,7 +279,7 @@ def test_form_api_describes_steps_fields_validation_and_conditions(client, branc
     assert set(body["schema"]["required"]) == {"register_number", "has_vehicle", "vehicle_kind", "consent"}
 
 
-def test_api_submission_is_stored_with_its_outbox_event_and_status(client, service):
+def test_api_submission_is_stored_with_its_status(client, service):
     response = post_api(client, service.code, answers(email="bat@example.mn"))
     assert response.status_code == 201, response.content
     body = response.json()
@@ -293,9 +292,6 @@ def test_api_submission_is_stored_with_its_outbox_event_and_status(client, servi
     assert submission.applicant_register_number == "УБ99010112"
     assert submission.form_version == FormDefinition.objects.get(slug=defaults.GENERAL_FORM_SLUG).current_version
     assert list(submission.events.values_list("status", flat=True)) == ["received"]
-    # The outbox event is written with the submission and turned into deliveries in the same
-    # transaction (none here: the demo agency has no delivery targets configured).
-    assert OutboxEvent.objects.filter(submission=submission, processed_at__isnull=False).count() == 1
 
     status = client.get(body["status_url"])
     assert status.status_code == 200
@@ -315,7 +311,7 @@ def test_api_refuses_bad_answers_per_field_in_both_languages_and_stores_nothing(
     assert errors["register_number"][0]["message"]["en"] == "The register number does not contain a valid birth date."
     assert errors["register_number"][0]["message"]["mn"] != errors["register_number"][0]["message"]["en"]
     assert errors["consent"][0]["code"] == "required"
-    assert Submission.objects.count() == before and OutboxEvent.objects.count() == 0
+    assert Submission.objects.count() == before
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from form_builder.consent import MemorySender
 from form_builder.models import OperatorProfile, Submission
-from plugins.delivery import attempt
 from plugins.models import PluginConfig
 from service_pages.models import ServicePage, Soum
 from tests.agency import AgencyServer
+from tests.deliveries import attempt
+from tests.senders import MemorySender
 
 pytestmark = pytest.mark.django_db
 CITIZEN = {"register_number": "чб88051234", "last_name": "Дорж", "first_name": "Сараа", "phone": "8811 2233"}
@@ -22,7 +22,7 @@ IN_PERSON = {"in_person_reason": "no_phone", "id_document_type": "national_id", 
 
 @pytest.fixture(autouse=True)
 def memory_sms(settings, tmp_path):
-    settings.TUMEN_CONSENT_SENDER = "form_builder.consent.MemorySender"
+    settings.TUMEN_CONSENT_SENDER = "tests.senders.MemorySender"
     settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
     MemorySender.outbox.clear()
 

@@ -13,12 +13,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone, translation
 
-from form_builder.consent import MemorySender
 from form_builder.models import Draft, OperatorProfile, StoredFile, Submission
 from form_builder.submissions import purge_expired_drafts
 from plugins import signing
 from plugins.models import AgencyCredential
 from service_pages.models import ServicePage
+from tests.senders import MemorySender
 from tests.test_forms import PDF, STEP1, place_post, step_post, upload
 from tests.test_operators import CITIZEN, apply_for_citizen, operator, soums
 
@@ -34,7 +34,7 @@ IN_PERSON = {
 
 @pytest.fixture(autouse=True)
 def memory_sms(settings, tmp_path):
-    settings.TUMEN_CONSENT_SENDER = "form_builder.consent.MemorySender"
+    settings.TUMEN_CONSENT_SENDER = "tests.senders.MemorySender"
     settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
     MemorySender.outbox.clear()
 

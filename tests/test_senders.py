@@ -25,11 +25,12 @@ from django_tasks.backends.immediate import ImmediateBackend
 import cms.env
 from form_builder.models import Draft, Status, Submission
 from plugins import signing
-from plugins.delivery import attempt, sweep
+from plugins.delivery import sweep
 from plugins.models import AgencyCredential, Delivery, PluginConfig
 from plugins.registry import register
 from service_pages.models import ServicePage
 from tests.agency import AgencyServer
+from tests.deliveries import attempt
 from tests.test_forms import answers, post_api
 from tests.test_operators import apply_for_citizen, operator, soums
 

@@ -10,10 +10,10 @@ from django.test import Client
 
 from form_builder.models import Status, Submission
 from plugins import signing
-from plugins.delivery import attempt
 from plugins.models import AgencyCredential, Delivery, PluginConfig
 from service_pages.models import Agency, ServicePage
 from tests.agency import AgencyServer
+from tests.deliveries import attempt
 from tests.test_forms import answers, post_api
 
 pytestmark = pytest.mark.django_db
@@ -146,9 +146,9 @@ def test_processing_time_statistics_page(client, demo_catalog, settings, tmp_pat
 
 
 def test_the_citizen_is_told_of_each_change(client, three_stage, settings, django_capture_on_commit_callbacks):
-    from form_builder.consent import MemorySender
+    from tests.senders import MemorySender
 
-    settings.TUMEN_NOTIFY_SENDER = "form_builder.consent.MemorySender"
+    settings.TUMEN_NOTIFY_SENDER = "tests.senders.MemorySender"
     MemorySender.outbox.clear()
     service, _agencies, _servers, keys = three_stage
     code = post_api(client, service.code, answers()).json()["tracking_code"]

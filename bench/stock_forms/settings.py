@@ -1,0 +1,6 @@
+"""The site's settings plus the stock form app: what the benchmarks' settings overlays import."""
+
+from cms.settings.base import *  # noqa: F403
+from cms.settings.base import INSTALLED_APPS as _INSTALLED_APPS
+
+INSTALLED_APPS = [*_INSTALLED_APPS, "bench.stock_forms"]
