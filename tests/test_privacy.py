@@ -458,3 +458,29 @@ def test_moderators_of_existing_agencies_get_the_permission(services):
     assert not editors.permissions.filter(codename="view_accesslogentry").exists()
     assert Agency.objects.exists()
 
+
+def test_a_later_stages_access_is_logged_under_that_stages_agency(services, private_media):
+    first, second = services  # the service's agency (stage 1), and stage 2's
+    stage_agencies = [first.agency.code, second.agency.code]
+    submission = make_submission(first, received_days_ago=3, stage=2, stage_agencies=stage_agencies)
+    stored = attach_file(submission)
+    _mta, mta = member("moderator-mta", second.agency, "moderators")
+    _mta2, mta_colleague = member("moderator-mta-2", second.agency, "moderators")
+    _ubeg, ubeg = member("moderator-ubeg", first.agency, "moderators")
+
+    assert mta.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 200
+    assert mta.get(reverse("form_builder_download_file", args=[stored.pk])).status_code == 200
+    assert mta.get("/admin/submissions/?export=csv").status_code == 200
+    assert ubeg.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 200
+    theirs = AccessLogEntry.objects.filter(username="moderator-mta")
+    assert {entry.action for entry in theirs} == {"view", "download", "export"}
+    assert {entry.agency_id for entry in theirs} == {second.agency_id}
+    assert AccessLogEntry.objects.get(username="moderator-ubeg").agency_id == first.agency_id
+
+    # The stage-2 agency's other moderators see who of theirs looked; stage 1's do not.
+    listing = mta_colleague.get("/admin/access_log/").content.decode()
+    assert "moderator-mta" in listing and "moderator-ubeg" not in listing
+    for entry in theirs:
+        assert mta_colleague.get(f"/admin/access_log/inspect/{entry.pk}/").status_code == 200
+        assert ubeg.get(f"/admin/access_log/inspect/{entry.pk}/").status_code == 404
+    assert "moderator-mta" not in ubeg.get("/admin/access_log/").content.decode()
