@@ -9,6 +9,8 @@
   whole country shares one rate-limit bucket; an operator with no proxy says so with ``0``.
 - ``tumen.E004``: ``TUMEN_PRIVATE_MEDIA_ROOT`` lies inside ``MEDIA_ROOT`` or ``STATIC_ROOT``,
   folders a web server publishes.
+- ``tumen.E005``: ``TUMEN_RETENTION_DAYS`` is below the national floor ``TUMEN_RETENTION_MIN_DAYS``:
+  closed applications would be anonymised before an appeal could need them.
 
 Under ``cms.settings.production`` (``TUMEN_REFUSE_UNSAFE_DEPLOY``) they run with every check,
 so every management command refuses, and ``cms.wsgi`` refuses to start the web server
@@ -111,8 +113,24 @@ def check_private_media_root() -> list[Error]:
     return errors
 
 
+def check_retention() -> list[Error]:
+    days, floor = settings.TUMEN_RETENTION_DAYS, settings.TUMEN_RETENTION_MIN_DAYS
+    if days >= floor:
+        return []
+    return [
+        Error(
+            f"TUMEN_RETENTION_DAYS ({days}) is below the national floor TUMEN_RETENTION_MIN_DAYS ({floor}): closed "
+            "applications would be anonymised before an appeal or a complaint could need them.",
+            hint=f"Set TUMEN_RETENTION_DAYS to at least {floor} (the default is 1826, five years).",
+            id="tumen.E005",
+        )
+    ]
+
+
 def unsafe_settings() -> list[Error]:
-    return [*check_debug(), *check_secret_key(), *check_trusted_proxies(), *check_private_media_root()]
+    return [
+        *check_debug(), *check_secret_key(), *check_trusted_proxies(), *check_private_media_root(), *check_retention(),
+    ]  # fmt: skip
 
 
 def _refusing() -> bool:

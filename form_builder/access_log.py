@@ -6,6 +6,13 @@ uploaded file, and every operator look-up (the office queue, its JSON twin) writ
 codes, a file's id, how many), *when*, *how* (the action) and *whose* (the agency), and never
 copies personal data: no answers, names, register numbers or search terms.
 
+**Whose.** An entry is filed under the agency *through which the user saw* the application: of
+the agencies the application belongs to (the service's, and each stage's it has reached, see
+``service_pages.governance``), the one the user works for, the service's own first. So a stage-2
+agency's staff are logged under their agency (their colleagues read it; stage 1's moderators do
+not learn their names). Superusers, the national team and soum operators (who work for no agency)
+are logged under the service's agency. Exports and look-ups are split per application.
+
 The log is append-only. ``save()`` refuses to change an existing entry and ``delete()`` refuses
 to remove one, in Python and through querysets; the admin offers no add, edit or delete view
 (``wagtail_hooks.AccessLogViewSet``). The agency's moderators read their own agency's entries
@@ -21,6 +28,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from service_pages.governance import agency_codes_for
+from service_pages.models import Agency
 
 
 class AppendOnlyError(Exception):
@@ -96,18 +106,44 @@ def _who(user) -> dict:
     return {"user": user if user.is_authenticated else None, "username": user.get_username()[:150] if user.is_authenticated else ""}
 
 
+class AgencyOfAccess:
+    """Finds, for one user, the agency an access to each application is filed under (see "Whose")."""
+
+    def __init__(self, user):
+        self.codes = agency_codes_for(user)
+        self._ids_by_code: dict[str, int | None] = {}
+
+    def agency_id(self, service_agency_id, service_agency_code, stage_agencies, stage):
+        if not self.codes:  # None: everything (national); empty: an operator, of no agency
+            return service_agency_id
+        reached = set((stage_agencies or [])[: max(stage or 1, 1)])
+        if service_agency_code:
+            reached.add(service_agency_code)
+        shared = self.codes & reached
+        if not shared or service_agency_code in shared:
+            return service_agency_id
+        code = min(shared)
+        if code not in self._ids_by_code:
+            self._ids_by_code[code] = Agency.objects.filter(code=code).values_list("pk", flat=True).first()
+        return self._ids_by_code[code] or service_agency_id
+
+    def of(self, submission):
+        code = submission.agency.code if submission.agency_id is not None else None
+        return self.agency_id(submission.agency_id, code, submission.stage_agencies, submission.stage)
+
+
 def record_view(user, submission) -> AccessLogEntry:
     return AccessLogEntry.objects.create(
-        **_who(user), action=AccessLogEntry.Action.VIEW, agency_id=submission.agency_id, submission=submission,
-        tracking_codes=[submission.tracking_code],
+        **_who(user), action=AccessLogEntry.Action.VIEW, agency_id=AgencyOfAccess(user).of(submission),
+        submission=submission, tracking_codes=[submission.tracking_code],
     )  # fmt: skip
 
 
 def record_download(user, stored_file) -> AccessLogEntry:
     submission = stored_file.submission
     return AccessLogEntry.objects.create(
-        **_who(user), action=AccessLogEntry.Action.DOWNLOAD, agency_id=submission.agency_id, submission=submission,
-        tracking_codes=[submission.tracking_code], file_id=stored_file.pk,
+        **_who(user), action=AccessLogEntry.Action.DOWNLOAD, agency_id=AgencyOfAccess(user).of(submission),
+        submission=submission, tracking_codes=[submission.tracking_code], file_id=stored_file.pk,
     )  # fmt: skip
 
 
@@ -128,14 +164,21 @@ def record_many(user, action, rows, detail="") -> list[AccessLogEntry]:
 
 
 def record_export(user, queryset, export_format) -> list[AccessLogEntry]:
+    agencies = AgencyOfAccess(user)
     if isinstance(queryset, models.QuerySet):
-        rows = queryset.order_by().values_list("agency_id", "tracking_code").iterator(chunk_size=5000)
+        fields = ("agency_id", "agency__code", "stage_agencies", "stage", "tracking_code")
+        values = queryset.order_by().values_list(*fields).iterator(chunk_size=5000)
+        rows = (
+            (agencies.agency_id(agency_id, code, stage_agencies, stage), tracking_code)
+            for agency_id, code, stage_agencies, stage, tracking_code in values
+        )
     else:
-        rows = [(submission.agency_id, submission.tracking_code) for submission in queryset]
+        rows = [(agencies.of(submission), submission.tracking_code) for submission in queryset]
     return record_many(user, AccessLogEntry.Action.EXPORT, rows, detail=str(export_format or ""))
 
 
 def record_operator_lookup(user, submissions, detail="") -> list[AccessLogEntry]:
     """``submissions``: the model instances shown to the operator."""
-    rows = [(submission.agency_id, submission.tracking_code) for submission in submissions]
+    agencies = AgencyOfAccess(user)
+    rows = [(agencies.of(submission), submission.tracking_code) for submission in submissions]
     return record_many(user, AccessLogEntry.Action.OPERATOR_LIST, rows, detail=detail)

@@ -1,10 +1,14 @@
 """Retention of citizens' personal data, and its anonymisation when the period is over.
 
 **When.** Each service may set its own period (``ServicePage.retention_days``); empty means the
-national default, ``TUMEN_RETENTION_DAYS`` (5 years). The clock starts when the application was
-*closed* (its last ``completed`` or ``rejected`` status change), because until then the agency is
-still working on it; an application that was never closed is counted from when it was
-*received* (``submitted_at``), so nothing stays forever because an agency never answered.
+national default, ``TUMEN_RETENTION_DAYS`` (5 years); no period is shorter than the national floor
+``TUMEN_RETENTION_MIN_DAYS`` (90 days; a shorter one saved before the floor counts as the floor).
+Only an application that is *closed now* (its current status is final: completed or rejected) is
+anonymised, counted from its *last* closing: an open one is still being worked on, however old
+(staff close it; the command reports how many wait), and a reopened one counts from when it is
+closed again. An application the plugins app still has to deliver (a delivery pending or
+retrying) is held back (:data:`form_builder.signals.retention_hold`), so an agency never receives
+an anonymised record.
 
 **What goes.** The answers, the citizen's identity block, the consent proof and the applicant's
 register number are replaced by :data:`ANONYMISED`; the operator link is cleared; the uploaded
@@ -34,18 +38,19 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Max, OuterRef, Q, Subquery, When
+from django.db.models import DateTimeField, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
 from service_pages.models import ServicePage
 
-from .models import Draft, Status, StoredFile, Submission, SubmissionEvent
-from .signals import personal_data_purged
+from .models import Draft, StoredFile, Submission, SubmissionEvent
+from .signals import personal_data_purged, retention_hold
+from .stages import FINAL
 
 ANONYMISED = {"anonymised": True}
-CLOSED_STATUSES = (Status.COMPLETED, Status.REJECTED)
+CLOSED_STATUSES = FINAL
 LOG_ACTION = "tumen.purge_personal_data"
 DEFAULT_BATCH_SIZE = 1000
 
@@ -67,7 +72,11 @@ class PurgeReport:
 
 
 def retention_start():
-    """When an application's retention period began: its closing, or its receipt if never closed."""
+    """When a closed application's retention period began: its last closing (completed or rejected).
+
+    Only meaningful for applications whose current status is final (``due_submissions`` selects
+    those only); ``updated_at`` stands in when the timeline lacks the closing event.
+    """
     closed_at = (
         SubmissionEvent.objects.filter(submission=OuterRef("pk"), status__in=CLOSED_STATUSES)
         .order_by()
@@ -75,30 +84,58 @@ def retention_start():
         .annotate(last=Max("created_at"))
         .values("last")
     )
-    return Case(
-        When(status__in=CLOSED_STATUSES, then=Coalesce(Subquery(closed_at), F("updated_at"))),
-        default=F("submitted_at"),
-        output_field=DateTimeField(),
-    )
+    return Coalesce(Subquery(closed_at), F("updated_at"), output_field=DateTimeField())
+
+
+def retention_days(days: int | None) -> int:
+    """The period that applies: the service's (or else the national default), never below the floor."""
+    floor = max(0, settings.TUMEN_RETENTION_MIN_DAYS)
+    return max(floor, settings.TUMEN_RETENTION_DAYS if days is None else days)
+
+
+def _service_periods() -> list[int]:
+    periods = ServicePage.objects.exclude(retention_days=None).order_by().values_list("retention_days", flat=True)
+    return list(periods.distinct())
+
+
+def _older_than_period(field: str, now) -> tuple[Q, datetime.datetime]:
+    """``field`` lies beyond the application's period; also the latest cut-off (to narrow the scan)."""
+    default_days = retention_days(None)
+    past = Q(service__retention_days__isnull=True, **{f"{field}__lt": now - datetime.timedelta(days=default_days)})
+    periods = _service_periods()
+    for days in periods:
+        past |= Q(service__retention_days=days, **{f"{field}__lt": now - datetime.timedelta(days=retention_days(days))})
+    oldest = now - datetime.timedelta(days=min(retention_days(days) for days in [None, *periods]))
+    return past, oldest
+
+
+def held_back_ids() -> list:
+    """What receivers of ``retention_hold`` (deliveries still under way) ask to keep for now."""
+    return [response for _receiver, response in retention_hold.send(sender=Submission) if response is not None]
 
 
 def due_submissions(now=None):
-    """Submissions whose retention period is over and that still hold personal data."""
+    """Closed submissions whose retention period is over, that still hold personal data and that no
+    receiver of ``retention_hold`` holds back."""
     now = now or timezone.now()
-    default_days = max(0, settings.TUMEN_RETENTION_DAYS)
-    due = Q(service__retention_days__isnull=True, retention_from__lt=now - datetime.timedelta(days=default_days))
-    periods = list(
-        ServicePage.objects.exclude(retention_days=None).order_by().values_list("retention_days", flat=True).distinct()
-    )
-    for days in periods:
-        due |= Q(service__retention_days=days, retention_from__lt=now - datetime.timedelta(days=days))
+    past, oldest = _older_than_period("retention_from", now)
     # A period starts at receipt at the earliest: the indexed submitted_at narrows the scan first.
-    oldest = now - datetime.timedelta(days=min([default_days, *periods]))
-    return (
-        Submission.objects.filter(anonymised_at__isnull=True, submitted_at__lt=oldest)
+    due = (
+        Submission.objects.filter(anonymised_at__isnull=True, status__in=CLOSED_STATUSES, submitted_at__lt=oldest)
         .alias(retention_from=retention_start())
-        .filter(due)
+        .filter(past)
     )
+    for held in held_back_ids():
+        due = due.exclude(pk__in=held)
+    return due
+
+
+def open_past_retention(now=None):
+    """Open applications received longer ago than their period: never purged, staff should close them."""
+    now = now or timezone.now()
+    past, oldest = _older_than_period("submitted_at", now)
+    kept = Submission.objects.filter(anonymised_at__isnull=True, submitted_at__lt=oldest)
+    return kept.exclude(status__in=CLOSED_STATUSES).filter(past)
 
 
 def _delete_files(files) -> int:

@@ -24,6 +24,12 @@ stage_started = Signal()
 # ``submission_ids``. A receiver blanks the personal data it keeps about them and returns its
 # counts per model, ``{"app_label.Model": number}``, for the audit log.
 personal_data_purged = Signal()
+# ``purge_personal_data`` asks which applications must keep their personal data for now: sender
+# Submission, no arguments. A receiver returns the ids to hold back (a list, or a values_list
+# queryset of submission ids, used as a subquery): the plugins app holds those with a delivery
+# not yet delivered or given up, whose next attempt would otherwise send the agency an
+# anonymised record.
+retention_hold = Signal()
 sms_requested = Signal()
 
 """Publishing a form definition freezes a new version (only when the form really changed)."""

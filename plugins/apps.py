@@ -13,6 +13,7 @@ class PluginsConfig(AppConfig):
 
         from form_builder.signals import (
             personal_data_purged,
+            retention_hold,
             sms_requested,
             stage_started,
             submission_checking,
@@ -21,7 +22,7 @@ class PluginsConfig(AppConfig):
 
         from . import contrib  # noqa: F401  (registers the built-in plugins)
         from .checks import run_pre_submit_checks
-        from .delivery import forget_personal_data, plan_deliveries
+        from .delivery import deliveries_in_flight, forget_personal_data, plan_deliveries
         from .registry import register
         from .sms import check_gateway, send_through_gateway
 
@@ -30,5 +31,6 @@ class PluginsConfig(AppConfig):
         stage_started.connect(plan_deliveries, dispatch_uid="tumen_plan_stage_deliveries")
         submission_checking.connect(run_pre_submit_checks, dispatch_uid="tumen_pre_submit_checks")
         personal_data_purged.connect(forget_personal_data, dispatch_uid="tumen_forget_delivery_data")
+        retention_hold.connect(deliveries_in_flight, dispatch_uid="tumen_hold_undelivered")
         sms_requested.connect(send_through_gateway, dispatch_uid="tumen_sms_gateway")
         checks.register(check_gateway, checks.Tags.database)

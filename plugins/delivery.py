@@ -510,6 +510,13 @@ def _fail_abandoned_tasks(started_before):
 # -- retention ---------------------------------------------------------------------------------
 
 
+def deliveries_in_flight(sender, **kwargs):
+    """``retention_hold`` receiver: applications with a delivery still pending or retrying keep their
+    data until it is delivered or given up (the next attempt builds its payload from them)."""
+    finished = (Delivery.State.DELIVERED, Delivery.State.DEAD)
+    return Delivery.objects.exclude(state__in=finished).order_by().values_list("submission_id", flat=True)
+
+
 def forget_personal_data(sender, submission_ids, **kwargs) -> dict:
     """``personal_data_purged`` receiver: blank what deliveries keep of anonymised submissions.
 

@@ -13,6 +13,7 @@ Mongolian pages are the originals: ``ServicePage.objects.by_code()`` finds them.
 """
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -368,6 +369,14 @@ def view_restricted() -> Exists:
 ServicePageManager = CatalogPageManager.from_queryset(ServicePageQuerySet)
 
 
+# The field's own help text predates the national floor; the editor panel shows the current rule.
+RETENTION_HELP = _(
+    "How long the applicants' answers, files and identities are kept after the application is last closed "
+    "(completed or rejected); then they are anonymised. Open applications are kept until staff close them. "
+    "At least the national minimum (TUMEN_RETENTION_MIN_DAYS, 90 days by default); leave empty for the national default."
+)
+
+
 class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     """One public service as citizens see it (the Mongolian original, or its English translation)."""
 
@@ -444,7 +453,11 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         FieldPanel("xyp_code"),
         FieldPanel("keywords"),
         MultiFieldPanel(
-            [FieldPanel("accepts_applications"), FieldPanel("form_definition"), FieldPanel("retention_days")],
+            [
+                FieldPanel("accepts_applications"),
+                FieldPanel("form_definition"),
+                FieldPanel("retention_days", help_text=RETENTION_HELP),
+            ],
             heading=_("Application form"),
         ),
     ]
@@ -497,6 +510,14 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         problem = stage_agencies_problem(self.stages or 1, self.stage_agencies, known)
         if problem:
             raise ValidationError({"stage_agencies": problem})
+        self._clean_retention()
+
+    def _clean_retention(self):
+        """No service keeps citizens' data shorter than the national floor (an appeal may need it)."""
+        floor = settings.TUMEN_RETENTION_MIN_DAYS
+        if self.retention_days is not None and self.retention_days < floor:
+            message = _("Personal data must be kept at least %(days)s days (the national minimum).") % {"days": floor}
+            raise ValidationError({"retention_days": message})
 
     def _clean_translation(self):
         """A page in another language is a translation of a Mongolian service, with its code.

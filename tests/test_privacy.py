@@ -1,7 +1,8 @@
 """Privacy (issue 13): retention and anonymisation of citizens' data, and the access log.
 
 - ``purge_personal_data`` anonymises applications past their retention (the service's period, else
-  ``TUMEN_RETENTION_DAYS``, counted from closing, or receipt when never closed), deletes their
+  ``TUMEN_RETENTION_DAYS``, never below ``TUMEN_RETENTION_MIN_DAYS``, counted from the last closing
+  of an application that is closed now; open ones and ones still being delivered wait), deletes their
   files, expired drafts and delivery error texts, keeps what the statistics need, is idempotent,
   and counts what it did in Wagtail's audit log.
 - Every view, export and download of a submission in the admin and every operator look-up writes
@@ -52,6 +53,7 @@ PHONE = "+97699112233"
 def private_media(settings, tmp_path):
     settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
     settings.TUMEN_RETENTION_DAYS = 1826
+    settings.TUMEN_RETENTION_MIN_DAYS = 90
     return tmp_path / "private"
 
 
@@ -125,6 +127,7 @@ def test_a_service_has_a_retention_period_in_its_editor_panel(services):
     client.force_login(admin)
     html = client.get(f"/admin/pages/{service.pk}/edit/").content.decode()
     assert 'name="retention_days"' in html
+    assert "Open applications are kept until staff close them" in html, "the editor reads the current rule"
 
 
 def test_a_retention_period_of_zero_days_is_refused_clearly(services):
@@ -137,16 +140,80 @@ def test_a_retention_period_of_zero_days_is_refused_clearly(services):
     assert "retention_days" in refused.value.message_dict
 
 
+def test_a_retention_period_below_the_national_floor_is_refused_in_both_languages(services):
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    service = services[0]
+    service.retention_days = 30
+    for language, words in (("en", "at least 90 days"), ("mn", "90")):
+        with translation.override(language), pytest.raises(ValidationError) as refused:
+            service.full_clean()
+        assert any(words in message for message in refused.value.message_dict["retention_days"])
+    service.retention_days = 90
+    service.full_clean()
+
+
+def test_open_applications_are_never_purged_however_old(services):
+    service, other = services
+    other.retention_days = 120
+    other.save(update_fields=["retention_days"])
+    worked_on = make_submission(other, received_days_ago=400, status=Status.IN_PROGRESS)
+    never_answered = make_submission(service, received_days_ago=2000)
+    out = purge()
+    for submission in (worked_on, never_answered):
+        submission.refresh_from_db()
+        assert submission.data["name"] == NAME and submission.anonymised_at is None
+    assert "2 open applications are older than their retention period" in out
+
+
+def test_a_reopened_application_is_not_purged_and_counts_from_its_last_close(services):
+    service = services[1]
+    service.retention_days = 120
+    service.save(update_fields=["retention_days"])
+    reopened = make_submission(service, received_days_ago=400, closed_days_ago=300, status=Status.IN_PROGRESS)
+    closed_again = make_submission(service, received_days_ago=400, closed_days_ago=300)
+    closed_again.events.create(status=Status.IN_PROGRESS, created_at=days_ago(200), actor="agency")
+    closed_again.events.create(status=Status.COMPLETED, created_at=days_ago(30), actor="agency")
+    purge()
+    for submission in (reopened, closed_again):
+        submission.refresh_from_db()
+        assert submission.anonymised_at is None and submission.data["name"] == NAME
+
+
+def test_an_application_still_being_delivered_is_held_back(services):
+    service = services[0]
+    waiting = make_submission(service, received_days_ago=2000, closed_days_ago=1900)
+    done = make_submission(service, received_days_ago=2000, closed_days_ago=1900)
+    for submission, state in ((waiting, Delivery.State.RETRYING), (done, Delivery.State.DEAD)):
+        Delivery.objects.create(submission=submission, plugin_id="webhook", target="a", agency=service.agency, state=state)
+    assert "form_builder.Submission: 1 would be purged" in purge("--dry-run")
+    purge()
+    waiting.refresh_from_db()
+    done.refresh_from_db()
+    assert waiting.anonymised_at is None and waiting.data["name"] == NAME
+    assert done.anonymised_at is not None
+
+
+def test_the_production_deploy_check_refuses_a_retention_below_the_floor(settings):
+    from cms.checks import check_retention
+
+    settings.TUMEN_RETENTION_DAYS = 30
+    assert [error.id for error in check_retention()] == ["tumen.E005"]
+    settings.TUMEN_RETENTION_DAYS = 90
+    assert check_retention() == []
+
+
 def test_purge_anonymises_what_is_past_retention_and_keeps_the_statistics(services, private_media):
     service, other = services
     old_closed = make_submission(service, received_days_ago=2000, closed_days_ago=1900)
     recently_closed = make_submission(service, received_days_ago=2000, closed_days_ago=100)
-    never_closed = make_submission(service, received_days_ago=1900)
+    rejected_long_ago = make_submission(service, received_days_ago=1900, closed_days_ago=1850, status=Status.REJECTED)
     fresh = make_submission(service, received_days_ago=10)
-    other.retention_days = 30
+    other.retention_days = 120
     other.save(update_fields=["retention_days"])
-    short_retention = make_submission(other, received_days_ago=60, closed_days_ago=40)
-    within_short = make_submission(other, received_days_ago=60, closed_days_ago=20)
+    short_retention = make_submission(other, received_days_ago=200, closed_days_ago=150)
+    within_short = make_submission(other, received_days_ago=200, closed_days_ago=100)
     stored = attach_file(old_closed)
     kept_file = attach_file(recently_closed)
     delivery = Delivery.objects.create(
@@ -159,7 +226,7 @@ def test_purge_anonymises_what_is_past_retention_and_keeps_the_statistics(servic
 
     out = purge()
 
-    for submission in (old_closed, never_closed, short_retention):
+    for submission in (old_closed, rejected_long_ago, short_retention):
         submission.refresh_from_db()
         assert submission.data == ANONYMISED and submission.citizen == ANONYMISED and submission.consent == ANONYMISED
         assert submission.applicant_register_number == "" and submission.anonymised_at is not None
@@ -190,21 +257,21 @@ def test_purge_anonymises_what_is_past_retention_and_keeps_the_statistics(servic
 
 
 def test_purge_is_idempotent_and_safe_to_run_twice(services):
-    make_submission(services[0], received_days_ago=2000)
+    make_submission(services[0], received_days_ago=2000, closed_days_ago=1900)
     purge()
     assert "Nothing purged." in purge()
     assert ModelLogEntry.objects.filter(action=LOG_ACTION).count() == 1, "an empty run logs nothing"
 
 
 def test_purge_works_in_batches_with_progress(services):
-    made = [make_submission(services[0], received_days_ago=2000) for _ in range(5)]
+    made = [make_submission(services[0], received_days_ago=2000, closed_days_ago=1900) for _ in range(5)]
     out = purge("--batch-size", "2")
     assert "submissions: 2 so far" in out and "submissions: 5 so far" in out
     assert Submission.objects.filter(pk__in=[s.pk for s in made], anonymised_at__isnull=False).count() == 5
 
 
 def test_dry_run_counts_and_changes_nothing(services, private_media):
-    submission = make_submission(services[0], received_days_ago=2000)
+    submission = make_submission(services[0], received_days_ago=2000, closed_days_ago=1900)
     stored = attach_file(submission)
     out = purge("--dry-run")
     assert "form_builder.Submission: 1 would be purged" in out
@@ -229,7 +296,7 @@ def test_purge_deletes_expired_drafts_and_stray_uploads_with_their_files(service
 
 def test_anonymised_applications_still_count_in_the_statistics(services):
     submission = make_submission(services[0], received_days_ago=300, closed_days_ago=290)
-    services[0].retention_days = 1
+    services[0].retention_days = 100
     services[0].save(update_fields=["retention_days"])
     before = processing_times(submissions=Submission.objects.filter(pk=submission.pk))
     purge()
@@ -248,7 +315,7 @@ def test_purge_command_explains_itself():
 
 
 def test_the_purge_log_entry_reads_well_in_the_site_history(services):
-    make_submission(services[0], received_days_ago=2000)
+    make_submission(services[0], received_days_ago=2000, closed_days_ago=1900)
     purge()
     admin = User.objects.create_superuser("root", password="pw")
     client = Client()
@@ -373,7 +440,7 @@ def test_nobody_can_edit_or_delete_access_log_entries(services):
 
 
 def test_the_purge_keeps_the_access_log(services):
-    submission = make_submission(services[0], received_days_ago=2000)
+    submission = make_submission(services[0], received_days_ago=2000, closed_days_ago=1900)
     _user, moderator = member("moderator-a", services[0].agency, "moderators")
     moderator.get(f"/admin/submissions/inspect/{submission.pk}/")
     purge()
@@ -390,3 +457,30 @@ def test_moderators_of_existing_agencies_get_the_permission(services):
     editors = Group.objects.get(name=group.name.replace(" moderators", " editors"))
     assert not editors.permissions.filter(codename="view_accesslogentry").exists()
     assert Agency.objects.exists()
+
+
+def test_a_later_stages_access_is_logged_under_that_stages_agency(services, private_media):
+    first, second = services  # the service's agency (stage 1), and stage 2's
+    stage_agencies = [first.agency.code, second.agency.code]
+    submission = make_submission(first, received_days_ago=3, stage=2, stage_agencies=stage_agencies)
+    stored = attach_file(submission)
+    _mta, mta = member("moderator-mta", second.agency, "moderators")
+    _mta2, mta_colleague = member("moderator-mta-2", second.agency, "moderators")
+    _ubeg, ubeg = member("moderator-ubeg", first.agency, "moderators")
+
+    assert mta.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 200
+    assert mta.get(reverse("form_builder_download_file", args=[stored.pk])).status_code == 200
+    assert mta.get("/admin/submissions/?export=csv").status_code == 200
+    assert ubeg.get(f"/admin/submissions/inspect/{submission.pk}/").status_code == 200
+    theirs = AccessLogEntry.objects.filter(username="moderator-mta")
+    assert {entry.action for entry in theirs} == {"view", "download", "export"}
+    assert {entry.agency_id for entry in theirs} == {second.agency_id}
+    assert AccessLogEntry.objects.get(username="moderator-ubeg").agency_id == first.agency_id
+
+    # The stage-2 agency's other moderators see who of theirs looked; stage 1's do not.
+    listing = mta_colleague.get("/admin/access_log/").content.decode()
+    assert "moderator-mta" in listing and "moderator-ubeg" not in listing
+    for entry in theirs:
+        assert mta_colleague.get(f"/admin/access_log/inspect/{entry.pk}/").status_code == 200
+        assert ubeg.get(f"/admin/access_log/inspect/{entry.pk}/").status_code == 404
+    assert "moderator-mta" not in ubeg.get("/admin/access_log/").content.decode()

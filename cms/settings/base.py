@@ -215,9 +215,13 @@ TUMEN_IMPORT_MAX_BYTES = env_int("TUMEN_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 TUMEN_PRIVATE_MEDIA_ROOT = Path(env_str("TUMEN_PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
 # Saved drafts (save and resume) are deleted this many days after their last save.
 TUMEN_DRAFT_TTL_DAYS = env_int("TUMEN_DRAFT_TTL_DAYS", 30)
-# Personal data of an application is anonymised this many days after it was closed (or received,
-# if never closed), unless its service sets its own period (purge_personal_data, run daily).
+# Personal data of a closed (completed or rejected) application is anonymised this many days after
+# its last closing, unless its service sets its own period (purge_personal_data, run daily). Open
+# applications are never anonymised: staff close them.
 TUMEN_RETENTION_DAYS = env_int("TUMEN_RETENTION_DAYS", 1826)
+# The national floor: no period (the default or a service's) is shorter (an appeal or a complaint
+# may still need the file); production refuses a TUMEN_RETENTION_DAYS below it (tumen.E005).
+TUMEN_RETENTION_MIN_DAYS = env_int("TUMEN_RETENTION_MIN_DAYS", 90)
 # Shared PCs: a browser lets go of a draft left untouched this long (resumable with its code), and
 # shows a receipt with the answers only this long after submitting (and not once a new one starts).
 TUMEN_DRAFT_IDLE_MINUTES = env_int("TUMEN_DRAFT_IDLE_MINUTES", 60)

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from form_builder.retention import DEFAULT_BATCH_SIZE, purge_personal_data
+from form_builder.retention import DEFAULT_BATCH_SIZE, open_past_retention, purge_personal_data
 
 
 class Command(BaseCommand):
@@ -10,9 +10,11 @@ class Command(BaseCommand):
         "operator's identity, consent proofs, uploaded files (deleted from disk), status-change "
         "messages and delivery error texts. Service, agency, status, channel, dates and the status "
         "timeline stay for the statistics. The period is the service's 'retention' (days), else "
-        "TUMEN_RETENTION_DAYS (default 1826, five years), counted from when the application was "
-        "closed (completed or rejected), or received if it never was. Also deletes expired drafts and "
-        "uploads that belong to nothing. Safe to run twice; run it daily, e.g. from cron. "
+        "TUMEN_RETENTION_DAYS (default 1826, five years), never below TUMEN_RETENTION_MIN_DAYS (default "
+        "90), counted from the application's last closing. Only applications closed now (completed or "
+        "rejected) are purged, and none with a delivery still pending or retrying; open ones are kept "
+        "however old (their number is reported: staff should close them). Also deletes expired drafts "
+        "and uploads that belong to nothing. Safe to run twice; run it daily, e.g. from cron. "
         "What it purged is counted in the admin's audit log (Reports → Site history)."
     )
 
@@ -38,6 +40,11 @@ class Command(BaseCommand):
         )
         report = purge_personal_data(dry_run=dry_run, batch_size=batch_size, progress=progress)
         verb = "would be purged" if dry_run else "purged"
+        waiting = open_past_retention().count()
+        if waiting:
+            self.stdout.write(
+                f"{waiting} open applications are older than their retention period: kept until staff close them."
+            )
         if not report.total:
             self.stdout.write(f"Nothing {verb}.")
             return
