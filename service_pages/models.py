@@ -428,11 +428,7 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text=_(
-            "How long the applicants' answers, files and identities are kept after the application is closed "
-            "(or, if it never is, after it was received); then they are anonymised. "
-            "Leave empty for the national default."
-        ),
+        help_text=RETENTION_HELP,
     )
 
     content_panels = Page.content_panels + [
@@ -456,7 +452,7 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
             [
                 FieldPanel("accepts_applications"),
                 FieldPanel("form_definition"),
-                FieldPanel("retention_days", help_text=RETENTION_HELP),
+                FieldPanel("retention_days"),
             ],
             heading=_("Application form"),
         ),
