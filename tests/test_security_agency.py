@@ -456,3 +456,20 @@ def test_the_page_bulk_actions_name_no_other_agencys_page(two_agencies_forms, ac
         own = client.get(f"{url}?id={their_page.pk}&id={own_page.pk}")
         assert own.status_code == 200 and own_page.title in own.content.decode(), action
         assert their_page.title not in own.content.decode(), action
+
+
+def test_the_site_history_shows_no_other_agencys_applications(application):
+    """A moderator may view applications (by type, for Wagtail): only their agency's in the history."""
+    from wagtail.log_actions import log
+
+    theirs = agency_member("their-moderator", application.agency)
+    log(instance=application, action="wagtail.edit", user=theirs, title="their-application-label")
+    other = Agency.objects.exclude(pk=application.agency_id).filter(pages__isnull=False).order_by("code").first()
+    client = logged_in(agency_member("other-moderator", other))
+    for query in ("", "?export=csv", "?export=xlsx"):
+        response = client.get("/admin/reports/site-history/" + query)
+        assert response.status_code == 200
+        text = b"".join(response.streaming_content) if response.streaming else response.content
+        assert b"their-application-label" not in text and b"their-moderator" not in text, query
+    own = site_history(logged_in(agency_member("own-moderator", application.agency)), "?export=csv")
+    assert "their-application-label" in own and "their-moderator" in own
