@@ -28,11 +28,13 @@ from wagtail.admin.views.generic import EditView, IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
+from wagtail.snippets import bulk_actions as snippet_bulk_actions
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import chooser as snippet_chooser_views
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from service_pages.bulk_actions import AgencyScopedBulkActionMixin
 from service_pages.governance import (
     agency_codes_for,
     filter_by_agency,
@@ -203,6 +205,20 @@ class FormChooserViewSet(snippet_chooser_views.SnippetChooserViewSet):
 
 class FormDeleteView(InstancePermissionMixin, snippet_views.DeleteView):
     pass
+
+
+class FormDeleteBulkAction(AgencyScopedBulkActionMixin, snippet_bulk_actions.DeleteBulkAction):
+    """Bulk delete of forms (the only snippet bulk action): the user's agencies' forms only."""
+
+    models = [FormDefinition]
+
+    def visible_objects(self, queryset):
+        user_forms = FORM_POLICY.instances_user_has_any_permission_for(self.request.user, ["change", "view", "publish"])
+        return queryset.filter(pk__in=user_forms)
+
+
+# After Wagtail's own (``order``): the registry keeps the last action of a type for a model.
+hooks.register("register_bulk_action", FormDeleteBulkAction, order=1)
 
 
 class FormDefinitionViewSet(SnippetViewSet):

@@ -266,3 +266,52 @@ def may_decide(user, submission) -> bool:
     """Whether ``user`` may change the application's status (only for the current stage's agency)."""
     codes = agency_codes_for(user)
     return codes is None or deciding_agency_code(submission) in codes
+
+
+def filter_pages(queryset, user):
+    """The pages ``user`` sees in the admin: those of their sections and the sections' ancestors
+    (Wagtail's "explorable" pages, from the page permissions ``sync_agency`` grants)."""
+    if agency_codes_for(user) is None:
+        return queryset
+    from wagtail.models import Page
+    from wagtail.permissions import policy_registry
+
+    explorable = policy_registry.get_by_type(Page).explorable_instances(user)
+    return queryset.filter(pk__in=explorable.values("pk"))
+
+
+def _visible_records(model, user):
+    """The rows of ``model`` whose history ``user`` may read, or ``None`` for "as Wagtail decides"
+    (models that belong to no agency)."""
+    from form_builder.models import Submission
+
+    if issubclass(model, Submission):
+        return filter_submissions(model._default_manager.all(), user)
+    if "agency" not in {field.name for field in model._meta.get_fields()}:
+        return None
+    return filter_by_agency(model._default_manager.all(), user, national=True)
+
+
+def filter_log_entries(queryset, user):
+    """Audit-log entries (``PageLogEntry`` or ``ModelLogEntry``) of the objects ``user`` may see: of
+    their agencies' records, and of national ones (no agency). Wagtail shows an entry to whoever
+    has any permission on its *type*, so the site history would name every agency's forms and
+    applications, and their editors. Entries of deleted agency records are left out too."""
+    codes = agency_codes_for(user)
+    if codes is None:
+        return queryset
+    pages = "page" in {field.name for field in queryset.model._meta.get_fields()}  # PageLogEntry
+    allowed = Q(pk__in=[])
+    for content_type_id in queryset.order_by().values_list("content_type", flat=True).distinct():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is None:
+            continue
+        records = _visible_records(model, user)
+        if records is None:
+            allowed |= Q(content_type_id=content_type_id)
+        elif pages:
+            allowed |= Q(content_type_id=content_type_id, page_id__in=records.values("pk"))
+        else:
+            ids = records.values_list(Cast("pk", CharField()), flat=True)
+            allowed |= Q(content_type_id=content_type_id, object_id__in=ids)
+    return queryset.filter(allowed)

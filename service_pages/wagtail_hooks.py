@@ -1,4 +1,5 @@
-"""Admin URLs and the menu item of the catalog import/export (see ``service_pages.views``)."""
+"""Admin URLs and the menu item of the catalog import/export (see ``service_pages.views``), and the
+page bulk actions scoped to the user's agencies (``service_pages.bulk_actions``)."""
 
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -6,6 +7,7 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 
 from . import views
+from .bulk_actions import PAGE_BULK_ACTIONS
 
 catalog_urls = [
     path("", views.catalog_home, name="home"),
@@ -34,3 +36,8 @@ def register_catalog_menu_item():
 
 # Unpublishing, deleting or moving an original does the same to its translations in service_pages/signals.py
 # (whatever does it, not only the admin's single-page views), so no construct_translated_pages_to_cascade_actions.
+
+
+# After Wagtail's own (``order``): the bulk-action registry keeps the last one of a type for a model.
+for bulk_action in PAGE_BULK_ACTIONS:
+    hooks.register("register_bulk_action", bulk_action, order=1)

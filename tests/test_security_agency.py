@@ -364,3 +364,112 @@ def test_a_decision_for_a_stage_that_moved_on_is_refused(two_stage):
     with pytest.raises(StatusRefused) as refused:
         apply_status(submission, Status.APPROVED, agency_code=first.code, actor="late")
     assert refused.value.code == "not_current_stage" and submission.events.count() == events
+
+
+# -- finding 10 (review): the site history and the bulk actions -----------------------------------
+
+
+@pytest.fixture
+def logged_elsewhere(two_agencies_forms):
+    """Agency B's form and service page, each edited by B's editor (in Wagtail's audit log)."""
+    from django.contrib.auth import get_user_model
+    from wagtail.log_actions import log
+
+    editor, moderator, mine, theirs = two_agencies_forms
+    their_editor = get_user_model().objects.get(username="b-editor")
+    their_page = ServicePage.objects.canonical().filter(agency=theirs.agency).order_by("code").first()
+    log(instance=theirs, action="wagtail.edit", user=their_editor)
+    log(instance=their_page, action="wagtail.edit", user=their_editor)
+    log(instance=mine, action="wagtail.edit", user=editor)
+    return editor, moderator, mine, theirs, their_page
+
+
+def site_history(client, query=""):
+    response = client.get("/admin/reports/site-history/" + query)
+    assert response.status_code == 200
+    if response.streaming:
+        return b"".join(response.streaming_content).decode("utf-8-sig")
+    return response.content.decode()
+
+
+def test_the_site_history_shows_no_other_agencys_forms_pages_or_editors(logged_elsewhere):
+    editor, moderator, mine, theirs, their_page = logged_elsewhere
+    for user in (editor, moderator):
+        client = logged_in(user)
+        for query in ("", "results/", "?export=csv"):
+            text = site_history(client, query) if query != "results/" else client.get(
+                "/admin/reports/site-history/results/"
+            ).content.decode()
+            assert theirs.name not in text, (user, query)
+            assert "b-editor" not in text, (user, query)
+            assert their_page.title not in text, (user, query)
+            assert mine.name in text, (user, query)
+
+
+def test_a_superuser_still_sees_every_agencys_history(logged_elsewhere):
+    from django.contrib.auth import get_user_model
+
+    _editor, _moderator, mine, theirs, their_page = logged_elsewhere
+    root = get_user_model().objects.create_superuser("root", password="pw")
+    text = site_history(logged_in(root), "?export=csv")
+    assert theirs.name in text and mine.name in text and their_page.title in text and "b-editor" in text
+
+
+def test_the_history_of_another_agencys_form_is_not_found(logged_elsewhere):
+    editor, moderator, mine, theirs, _their_page = logged_elsewhere
+    for user in (editor, moderator):
+        client = logged_in(user)
+        assert client.get(f"/admin/snippets/form_builder/formdefinition/history/{theirs.pk}/").status_code == 404
+        assert client.get(f"/admin/snippets/form_builder/formdefinition/history/{mine.pk}/").status_code == 200
+
+
+def test_the_bulk_delete_of_forms_names_no_other_agencys_form(two_agencies_forms):
+    editor, moderator, mine, theirs = two_agencies_forms
+    url = "/admin/bulk/form_builder/formdefinition/delete/"
+    for user in (editor, moderator):
+        client = logged_in(user)
+        response = client.get(f"{url}?id={theirs.pk}")
+        assert response.status_code == 404 or theirs.name not in response.content.decode()
+        both = client.get(f"{url}?id={theirs.pk}&id={mine.pk}")
+        assert both.status_code == 200 and mine.name in both.content.decode()
+        assert theirs.name not in both.content.decode()
+        assert client.post(f"{url}?id={theirs.pk}").status_code in (302, 404)
+    from form_builder.models import FormDefinition
+
+    assert FormDefinition.objects.filter(pk=theirs.pk).exists()
+
+
+@pytest.mark.parametrize("action", ["delete", "publish", "unpublish", "move"])
+def test_the_page_bulk_actions_name_no_other_agencys_page(two_agencies_forms, action):
+    editor, moderator, mine, theirs = two_agencies_forms
+    their_page = ServicePage.objects.canonical().filter(agency=theirs.agency).order_by("code").first()
+    their_draft = their_page.title + " (ноорог)"
+    their_page.title = their_draft
+    their_page.save_revision()
+    their_page.refresh_from_db()
+    own_page = ServicePage.objects.canonical().filter(agency=mine.agency).order_by("code").first()
+    url = f"/admin/bulk/wagtailcore/page/{action}/"
+    for user in (editor, moderator):
+        client = logged_in(user)
+        response = client.get(f"{url}?id={their_page.pk}")
+        assert response.status_code == 404 or their_page.title not in response.content.decode(), action
+        own = client.get(f"{url}?id={their_page.pk}&id={own_page.pk}")
+        assert own.status_code == 200 and own_page.title in own.content.decode(), action
+        assert their_page.title not in own.content.decode(), action
+
+
+def test_the_site_history_shows_no_other_agencys_applications(application):
+    """A moderator may view applications (by type, for Wagtail): only their agency's in the history."""
+    from wagtail.log_actions import log
+
+    theirs = agency_member("their-moderator", application.agency)
+    log(instance=application, action="wagtail.edit", user=theirs, title="their-application-label")
+    other = Agency.objects.exclude(pk=application.agency_id).filter(pages__isnull=False).order_by("code").first()
+    client = logged_in(agency_member("other-moderator", other))
+    for query in ("", "?export=csv", "?export=xlsx"):
+        response = client.get("/admin/reports/site-history/" + query)
+        assert response.status_code == 200
+        text = b"".join(response.streaming_content) if response.streaming else response.content
+        assert b"their-application-label" not in text and b"their-moderator" not in text, query
+    own = site_history(logged_in(agency_member("own-moderator", application.agency)), "?export=csv")
+    assert "their-application-label" in own and "their-moderator" in own
