@@ -29,6 +29,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import ratelimit, sms
+from .submissions import applicant_register_number
+from .validators import normalize_register_number
 
 # The development sender's old home: settings written for earlier releases name it here.
 ConsoleSender = sms.ConsoleSender
@@ -84,6 +86,22 @@ def earlier_phone(register_number: str) -> str:
     return next((consent.get("phone", "") for consent in consents if isinstance(consent, dict)), "")
 
 
+def identity_mismatch(draft) -> str:
+    """A message when the application's register number is not the citizen the operator identified.
+
+    The confirmation (the earlier number it goes to, the proof) is about the identified citizen:
+    answers naming someone else would let an operator apply for a person who never confirmed.
+    """
+    identified = normalize_register_number((draft.citizen or {}).get("register_number", ""))
+    answered = normalize_register_number(applicant_register_number(draft.form_version, draft.data or {}))
+    if identified and answered and identified != answered:
+        return _(
+            "The register number in the answers is not the one of the citizen you identified. Correct the "
+            "answers, or start a new application for that citizen."
+        )
+    return ""
+
+
 @dataclass
 class Destination:
     """Where the code goes, and what the operator was told about the number."""
@@ -117,6 +135,8 @@ def send_code(draft, service_title: str, operator, code_to: str = "", *, agency=
     ``sms.SmsNotConfigured`` / ``sms.SmsFailed``: the code counts as sent, and replaces an
     earlier one, only once the SMS went out.
     """
+    if mismatch := identity_mismatch(draft):
+        raise ConsentError(mismatch)
     where = destination(draft)
     if where.mismatch and code_to not in ("earlier", "given"):
         raise ConsentError(_("This citizen confirmed an earlier application from another number. Choose where to send the code."))

@@ -167,6 +167,8 @@ def consent_proof(request, draft):
     A code typed in is checked first; otherwise the in-person record must be complete
     (``consent.InPersonForm``). Its field errors are shown through ``consent_form``.
     """
+    if mismatch := consent.identity_mismatch(draft):
+        return None, mismatch
     code = request.POST.get("consent_code", "").strip()
     if code:
         try:

@@ -232,7 +232,7 @@ def submit(
                 source=source,
                 language=(language or translation.get_language() or "mn")[:8],
                 applicant_register_number=(citizen or {}).get("register_number")
-                or _register_number_of(application.version, answers),
+                or applicant_register_number(application.version, answers),
                 operator=operator,
                 citizen=citizen or {},
                 consent=consent or {},
@@ -261,7 +261,7 @@ def submit(
     return submission
 
 
-def _register_number_of(version: FormVersion, answers: dict) -> str:
+def applicant_register_number(version: FormVersion, answers: dict) -> str:
     """The applicant's register number (the form's first register-number question), for look-ups."""
     for spec_field in version.spec.answer_fields():
         if spec_field.type == "register_number" and answers.get(spec_field.key):

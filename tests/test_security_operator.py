@@ -176,6 +176,28 @@ def test_the_code_is_bound_to_the_number_it_was_sent_to_which_is_shown_masked(se
     assert consent["method"] == "sms_code" and consent["phone"] == "+97699119911"
 
 
+def test_the_answers_must_name_the_citizen_the_operator_identified(service):
+    """An operator identifies one citizen, then puts another person's register number in the
+    answers: neither a code nor an in-person record may confirm it for that other person."""
+    soum, _same, _other = soums()
+    _user, client = operator("op-id", soum=soum)
+    apply_for_citizen(client, service, soum)
+    other_person = {**CITIZEN, "register_number": "УБ99010112", **place_post(soum.aimag.code, soum.code), "action": "next"}
+    step_post(client, service, 1, other_person)
+    refused = send_code(client, service)
+    assert refused.status_code == 400 and MemorySender.outbox == []
+    assert "not the one of the citizen you identified" in refused.content.decode() or in_mongolian(
+        "The register number in the answers is not the one of the citizen you identified. Correct the answers, or "
+        "start a new application for that citizen."
+    ) in refused.content.decode()
+    assert review(client, service, {"action": "submit", **IN_PERSON}).status_code == 400
+    assert Submission.objects.count() == 0
+    # Back to the identified citizen: the in-person record is accepted again.
+    step_post(client, service, 1, {**other_person, "register_number": "ЧБ88051234"})
+    assert review(client, service, {"action": "submit", **IN_PERSON}).status_code == 302
+    assert Submission.objects.get().applicant_register_number == "ЧБ88051234"
+
+
 def test_a_number_that_confirmed_before_is_preferred_and_a_new_one_must_be_chosen(service):
     soum, _same, _other = soums()
     _user, client = operator("op-a", soum=soum)
