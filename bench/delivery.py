@@ -889,10 +889,11 @@ def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dic
     import plugins.delivery as engine
     from plugins import http as plugin_http
     from plugins.contrib.webhook import plugin as webhook
+    from plugins.delivery import attempts
 
     timed(engine, "claim_batch", "claim_batch of one (SELECT due ids, lease UPDATE, SELECT with its target)")
-    timed(engine, "_record", "_record (attempt log, state, submission status)")
-    timed(engine, "_mark_submission_delivered", "  of which _mark_submission_delivered")
+    timed(attempts, "record", "record (attempt log, state, submission status)")
+    timed(attempts, "mark_submission_delivered", "  of which mark_submission_delivered")
     timed(engine.DeliveryContext, "payload", "plugin: payload() (metadata, answers, JSON Schema)")
     timed(webhook, "encode_body", "plugin: encode_body (JSON)")
     timed(plugin_http, "request", "plugin: HTTP request to the receiver")

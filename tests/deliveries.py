@@ -1,7 +1,8 @@
 """Test (and bench) support: lease and attempt one given delivery, as a worker's drain would.
 
-The product only drains (``plugins.delivery.drain``: whatever is due, a batch at a time); tests
-drive one delivery they made, through the same public steps (``claim_batch``, ``attempt_claimed``).
+The product only drains (``plugins.delivery.drain``, in ``plugins/delivery/worker.py``: whatever
+is due, a batch at a time); tests drive one delivery they made, through the same public steps
+(``claim_batch``, ``attempt_claimed``).
 """
 
 from plugins import delivery as engine  # looked up at call time, so bench/delivery.py can time the steps
