@@ -92,12 +92,12 @@ def main():
     from django.core.management import call_command
     from django.test import Client
 
-    from search import service
+    from search.failover import engine_configured
     from service_pages.bulk import import_service_rows
     from service_pages.files import SERVICE_COLUMNS, read_table
     from service_pages.models import ServicePage
 
-    engine = service.engine_configured()
+    engine = engine_configured()
     engine_took = record_engine_took() if engine else []
     backend = settings.WAGTAILSEARCH_BACKENDS["default"]["BACKEND"].rsplit(".", 1)[-1]
     print(f"database: {database}; search: {'engine ' + backend if engine else 'embedded index'}")

@@ -23,7 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from cms.api import error_response
-from search import service as search_service
+from search import finder
+from search.params import QueryError, parse_query
 
 from . import access_log, consent, sms, validators
 from .models import OperatorProfile, Status
@@ -119,8 +120,8 @@ def search(request):
     results = None
     if request.GET.get("q"):
         try:
-            results = search_service.search(search_service.parse_query(request.GET))
-        except search_service.QueryError:
+            results = finder.search(parse_query(request.GET))
+        except QueryError:
             results = None
     return render(request, "form_builder/operator/search.html", {"results": results, "q": request.GET.get("q", "")})
 

@@ -1,9 +1,11 @@
 """Editors' search rules: synonym groups and best bets (GOV.UK search does the same).
 
 Both are Wagtail snippets, edited in the admin, and apply to the engine and the
-embedded index alike (see ``search.service``). Matching is on the Mongolian
+embedded index alike (see ``search.finder``). Matching is on the Mongolian
 skeleton (``search.mongolian.skeleton``), so "ДАН", "дан" and "dan" are one term.
 """
+
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +16,10 @@ from wagtail.models import Orderable
 from wagtail.snippets.models import register_snippet
 
 from search.mongolian import skeleton
+
+if TYPE_CHECKING:
+    from search.params import Query
+    from service_pages.models import ServicePage
 
 
 class Synonym(models.Model):
@@ -109,3 +115,15 @@ class BestBetService(Orderable):
 
 register_snippet(Synonym)
 register_snippet(BestBet)
+
+
+def synonym_alternatives(q: str) -> list[str]:
+    """The query rewritten with each matching synonym group's other terms."""
+    return Synonym.alternatives(q)
+
+
+def best_bets_for(query: "Query") -> list["ServicePage"]:
+    """The editors' pinned services for this search text (not when filtering by facets)."""
+    if not query.q or query.filters():
+        return []
+    return BestBet.pages_for(query.q)

@@ -14,8 +14,14 @@ from django.conf import settings
 from wagtail.search import index as search_index
 from wagtail.search.backends import get_search_backend
 
-from search import embedded, service
+from search import embedded
+from search.editorial import synonym_alternatives
+from search.failover import EngineUnavailable
+from search.highlight import highlight
+from search.params import FACET_NAMES, Query
 from search.query import autocomplete_query, engine_query
+from search.results import HIT_RELATED, Hit, Results, Window
+from search.summary import facet_values
 from service_pages.channels import CHANNEL_FIELDS, CHANNELS
 from service_pages.models import ServicePage
 
@@ -71,7 +77,7 @@ def _client_and_index():
     return backend.es, backend.get_index_for_model(ServicePage).name
 
 
-def _filter_clauses(query: service.Query) -> list[dict]:
+def _filter_clauses(query: Query) -> list[dict]:
     _text, cols = columns()
     clauses = [
         {"term": {"_django_content_type": ServicePage._meta.app_label + "." + ServicePage.__name__}},
@@ -107,7 +113,7 @@ def _query_clause(q: str, strict: bool) -> dict:
     if not q:
         return {"match_all": {}}
     fuzzy = not embedded.all_words_known(q)
-    alternatives = service.synonym_alternatives(q)
+    alternatives = synonym_alternatives(q)
     if not alternatives:
         return engine_query(q, text, strict, fuzzy)
     should = [engine_query(q, text, strict, fuzzy)]
@@ -115,7 +121,7 @@ def _query_clause(q: str, strict: bool) -> dict:
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
-def search(query: service.Query, window: service.Window) -> service.Results:
+def search(query: Query, window: Window) -> Results:
     """Most words must match (fast, precise); if nothing does, any word may (see query.STRICT_MATCH)."""
     response = _search_request(query, window, strict=True)
     if query.q and response["hits"]["total"]["value"] == 0:
@@ -123,7 +129,7 @@ def search(query: service.Query, window: service.Window) -> service.Results:
     return _results(query, response)
 
 
-def _search_request(query: service.Query, window: service.Window, strict: bool) -> dict:
+def _search_request(query: Query, window: Window, strict: bool) -> dict:
     client, index_name = _client_and_index()
     boolean = {"must": [_query_clause(query.q, strict)], "filter": _filter_clauses(query)}
     if window.exclude_ids:  # best bets, shown before these results
@@ -148,17 +154,17 @@ def _send(client, index_name: str, body: dict) -> dict:
     except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
         status = getattr(error, "status_code", None)
         refused_request = isinstance(status, int) and 400 <= status < 500 and status != 404
-        raise service.EngineUnavailable(f"{error.__class__.__name__}: {error}", engine_down=not refused_request) from error
+        raise EngineUnavailable(f"{error.__class__.__name__}: {error}", engine_down=not refused_request) from error
 
 
-def _results(query: service.Query, response: dict) -> service.Results:
+def _results(query: Query, response: dict) -> Results:
     hits = response["hits"]["hits"]
     ids = [int(hit["fields"]["pk"][0]) for hit in hits]
-    pages = ServicePage.objects.live().public().select_related(*service.HIT_RELATED).in_bulk(ids)
-    results = service.Results(query=query, count=response["hits"]["total"]["value"], source="engine")
+    pages = ServicePage.objects.live().public().select_related(*HIT_RELATED).in_bulk(ids)
+    results = Results(query=query, count=response["hits"]["total"]["value"], source="engine")
     results.hits = [
-        service.Hit(page=pages[page_id], score=round(hit["_score"] or 0.0, 3),
-                    snippet=service.highlight(pages[page_id].summary, query.q))  # fmt: skip
+        Hit(page=pages[page_id], score=round(hit["_score"] or 0.0, 3),
+            snippet=highlight(pages[page_id].summary, query.q))  # fmt: skip
         for page_id, hit in zip(ids, hits, strict=False)
         if page_id in pages
     ]
@@ -166,10 +172,10 @@ def _results(query: service.Query, response: dict) -> service.Results:
     return results
 
 
-def _facets(aggregations: dict, query: service.Query) -> dict:
+def _facets(aggregations: dict, query: Query) -> dict:
     from collections import Counter
 
-    counters = {name: Counter() for name in service.FACET_NAMES}
+    counters = {name: Counter() for name in FACET_NAMES}
     for name in ("agency", "category", "aimag", "soum"):
         for bucket in aggregations[name]["buckets"]:
             counters[name][int(bucket["key"])] = bucket["doc_count"]
@@ -179,14 +185,14 @@ def _facets(aggregations: dict, query: service.Query) -> dict:
         counters["stages"][stages] = aggregations[f"stages_{stages}"]["doc_count"]
     for name in ("channel", "stages"):
         counters[name] = Counter({key: count for key, count in counters[name].items() if count})
-    return service.facet_values(counters, query)
+    return facet_values(counters, query)
 
 
 def autocomplete(prefix: str, limit: int = 8) -> list[ServicePage]:
     client, index_name = _client_and_index()
     text, _cols = columns()
     body = {
-        "query": {"bool": {"must": [autocomplete_query(prefix, text)], "filter": _filter_clauses(service.Query())}},
+        "query": {"bool": {"must": [autocomplete_query(prefix, text)], "filter": _filter_clauses(Query())}},
         "size": limit,
         "_source": False,
         "stored_fields": ["pk"],

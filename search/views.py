@@ -1,4 +1,4 @@
-"""Public search page and the JSON search API (same ``search.service`` underneath)."""
+"""Public search page and the JSON search API (same ``search.finder`` underneath)."""
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -9,14 +9,17 @@ from django.views.decorators.http import require_GET
 
 from cms.api import api_language
 from cms.languages import active_language, default_language, translations_in
-from search import service
+from search import finder
+from search.localize import localize
 from search.mongolian import skeleton
+from search.params import MAX_QUERY_LENGTH, Query, QueryError, parse_query
+from search.results import Hit, Results
 from service_pages.models import ServicePage
 
 AUTOCOMPLETE_LIMIT = 8
 
 
-def _hit_json(hit: service.Hit, request) -> dict:
+def _hit_json(hit: Hit, request) -> dict:
     page, shown = hit.page, hit.shown
     return {
         "code": page.code,
@@ -37,7 +40,7 @@ def _hit_json(hit: service.Hit, request) -> dict:
     }
 
 
-def _error(error: service.QueryError) -> JsonResponse:
+def _error(error: QueryError) -> JsonResponse:
     return JsonResponse({"error": {"field": error.field, "message": error.message}}, status=400)
 
 
@@ -49,11 +52,11 @@ def _error(error: service.QueryError) -> JsonResponse:
 def api_search(request):
     """``GET /api/v1/services/search``: see docs/openapi.yaml."""
     try:
-        query = service.parse_query(request.GET)
-    except service.QueryError as error:
+        query = parse_query(request.GET)
+    except QueryError as error:
         return _error(error)
-    results = service.search(query)
-    service.localize(results.hits, active_language())
+    results = finder.search(query)
+    localize(results.hits, active_language())
     facets = {
         name: [{"value": v.value, "label": v.label, "count": v.count} for v in values]
         for name, values in results.facets.items()
@@ -80,9 +83,9 @@ def api_search(request):
 def api_autocomplete(request):
     """``GET /api/v1/services/autocomplete?q=``: titles as the user types (Cyrillic or Latin)."""
     prefix = (request.GET.get("q") or "").strip()
-    if len(prefix) > service.MAX_QUERY_LENGTH:
-        return _error(service.QueryError("q", _("The search text is too long.")))
-    pages = service.autocomplete(prefix, AUTOCOMPLETE_LIMIT) if skeleton(prefix) else []
+    if len(prefix) > MAX_QUERY_LENGTH:
+        return _error(QueryError("q", _("The search text is too long.")))
+    pages = finder.autocomplete(prefix, AUTOCOMPLETE_LIMIT) if skeleton(prefix) else []
     # Titles and links in the requested language where the service is translated.
     translated = translations_in(pages, active_language(), ServicePage)
     shown = [translated.get(page.pk, page) for page in pages]
@@ -99,18 +102,18 @@ def api_autocomplete(request):
 def search_page(request):
     """The citizens' search page: query box, facets, results, pagination."""
     try:
-        query = service.parse_query(request.GET)
-    except service.QueryError as error:
-        return render(request, "search/search.html", {"error": error.message, "query": service.Query()}, status=400)
-    results = service.search(query) if (query.q or query.filters()) else None
+        query = parse_query(request.GET)
+    except QueryError as error:
+        return render(request, "search/search.html", {"error": error.message, "query": Query()}, status=400)
+    results = finder.search(query) if (query.q or query.filters()) else None
     if results:
-        service.localize(results.hits, active_language())
+        localize(results.hits, active_language())
         add_facet_links(request, results)
     context = {"query": query, "results": results, "start_number": (query.page - 1) * query.page_size + 1}
     return render(request, "search/search.html", context)
 
 
-def add_facet_links(request, results: service.Results) -> None:
+def add_facet_links(request, results: Results) -> None:
     """Each facet value links to the same search with that filter added (or removed if selected)."""
     for name, values in results.facets.items():
         for value in values:

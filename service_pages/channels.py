@@ -3,7 +3,7 @@
 Each channel is a spreadsheet / URL / API key (``online``), the ``ServicePage`` boolean field
 that turns it on, and the label readers see. The importer and exporter (``catalog``,
 ``resources``), the service page (``ServicePage.channel_list``) and search (filters, facets,
-``search.service``, ``search.engine``, ``search.embedded``) all read this table, in this order.
+``search.params``, ``search.summary``, ``search.engine``, ``search.embedded``) all read this table, in this order.
 """
 
 from __future__ import annotations

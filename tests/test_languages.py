@@ -208,15 +208,16 @@ def fresh_search(demo_catalog):
 
     The engine's index outlives the test database, whose page ids start again each session.
     """
-    from search import service
+    from search import finder
+    from search.failover import engine_configured
 
-    if service.engine_configured():
+    if engine_configured():
         from wagtail.search.backends import get_search_backend
 
         with open(os.devnull, "w") as devnull:
             call_command("update_index", stdout=devnull)
         get_search_backend().get_index_for_model(ServicePage).refresh()
-    service.reset_engine_state()
+    finder.reset_engine_state()
 
 
 def test_search_under_en_finds_each_service_once_and_links_to_its_english_page(client, fresh_search):

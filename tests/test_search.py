@@ -12,10 +12,12 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from search import embedded, service
+from search import embedded, finder
 from search.backends import search_backends_setting
 from search.editorial import BestBet, BestBetService, Synonym
+from search.params import MAX_PAGE_SIZE, MAX_RESULTS
 from service_pages.catalog import Lookups, create_service_page, service_fields
+from service_pages.channels import CHANNELS
 from service_pages.models import ServicePage
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +27,7 @@ EXPECTED_SOURCE = "engine" if os.environ.get("SEARCH_URL") else "embedded"
 @pytest.fixture(autouse=True)
 def search_index(demo_catalog, capsys):
     """Both indexes rebuilt from the database, as after a deploy."""
-    service.reset_engine_state()
+    finder.reset_engine_state()
     embedded.rebuild()
     if EXPECTED_SOURCE == "engine":
         call_command("update_index")
@@ -86,7 +88,7 @@ def test_facets_count_every_value_and_filters_apply(client):
 def test_channel_and_stage_filters(client):
     for channel in ("online", "in_person"):
         body = api(client, q="лавлагаа", channel=channel, page_size=100)
-        field = service.CHANNELS[channel][0]
+        field = CHANNELS[channel][0]
         assert all(getattr(ServicePage.objects.by_code(c), field) for c in codes(body))
     multi = api(client, q="олгох", stages="multi", page_size=100)
     assert multi["count"] >= 1
@@ -198,12 +200,12 @@ def test_search_page_bad_parameter_is_a_400_page(client):
 def test_the_site_keeps_answering_when_the_engine_is_down(client):
     down = search_backends_setting("http://127.0.0.1:9", "opensearch2", "tumen_test", 1)
     with override_settings(WAGTAILSEARCH_BACKENDS=down):
-        service.reset_engine_state()
+        finder.reset_engine_state()
         body = client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()
         assert body["source"] == "embedded" and body["degraded"] is True
         assert "DEMO-00003" in codes(body)[:3]
         assert client.get("/healthz").json()["status"] == "degraded"
-    service.reset_engine_state()
+    finder.reset_engine_state()
     assert api(client, q="гадаад паспорт")["source"] == "engine"
 
 
@@ -262,11 +264,11 @@ def test_the_api_description_states_the_paging_limits_the_search_enforces(client
     """docs/openapi.yaml said ``page`` ≤ 1000, but only the first 10,000 results can be paged through:
     page 1000 at the default 20 a page is refused, page 5000 at 2 a page is served."""
     parameters = _described_parameters("/api/v1/services/search")
-    assert parameters["page_size"]["schema"]["maximum"] == service.MAX_PAGE_SIZE
-    assert parameters["page"]["schema"]["maximum"] == service.MAX_RESULTS  # at page_size 1
-    assert f"{service.MAX_RESULTS:,}" in parameters["page"]["description"]
-    assert client.get("/api/v1/services/search", {"page": service.MAX_RESULTS}).status_code == 400
-    assert client.get("/api/v1/services/search", {"page": service.MAX_RESULTS, "page_size": 1}).status_code == 200
+    assert parameters["page_size"]["schema"]["maximum"] == MAX_PAGE_SIZE
+    assert parameters["page"]["schema"]["maximum"] == MAX_RESULTS  # at page_size 1
+    assert f"{MAX_RESULTS:,}" in parameters["page"]["description"]
+    assert client.get("/api/v1/services/search", {"page": MAX_RESULTS}).status_code == 400
+    assert client.get("/api/v1/services/search", {"page": MAX_RESULTS, "page_size": 1}).status_code == 200
     assert client.get("/api/v1/services/search", {"page": 500}).status_code == 200
 
 

@@ -15,7 +15,7 @@ from wagtail.models import PageViewRestriction
 
 from form_builder import ratelimit
 from form_builder.models import OperatorProfile, RateLimitCounter, Submission
-from search import embedded, service
+from search import embedded, finder
 from service_pages.models import ServicePage, Soum
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +89,7 @@ def embedded_search(demo_catalog, settings):
     from search.backends import DATABASE_BACKEND
 
     settings.WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": DATABASE_BACKEND}}
-    service.reset_engine_state()
+    finder.reset_engine_state()
     embedded.rebuild()
 
 
@@ -192,7 +192,7 @@ def test_a_restricted_service_is_not_found_by_the_engine(client, demo_catalog, c
     def refresh():
         get_search_backend().get_index_for_model(ServicePage).refresh()
 
-    service.reset_engine_state()
+    finder.reset_engine_state()
     embedded.rebuild()
     call_command("update_index")
     capsys.readouterr()
