@@ -29,7 +29,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from service_pages.governance import agency_codes_for
+from service_pages.governance import agency_codes_for, reached_agency_codes
 from service_pages.models import Agency
 
 
@@ -116,10 +116,7 @@ class AgencyOfAccess:
     def agency_id(self, service_agency_id, service_agency_code, stage_agencies, stage):
         if not self.codes:  # None: everything (national); empty: an operator, of no agency
             return service_agency_id
-        reached = set((stage_agencies or [])[: max(stage or 1, 1)])
-        if service_agency_code:
-            reached.add(service_agency_code)
-        shared = self.codes & reached
+        shared = self.codes & reached_agency_codes(service_agency_code, stage_agencies, stage)
         if not shared or service_agency_code in shared:
             return service_agency_id
         code = min(shared)

@@ -231,12 +231,19 @@ def may_work_on(user, agency) -> bool:
     return codes is None or (agency is not None and agency.code in codes)
 
 
-def submission_agency_codes(submission) -> set[str]:
-    """The agencies an application belongs to: the service's, and each stage's it has reached."""
-    codes = set((submission.stage_agencies or [])[: max(submission.stage, 1)])
-    if submission.agency_id is not None:
-        codes.add(submission.agency.code)
+def reached_agency_codes(service_agency_code: str | None, stage_agencies, stage) -> set[str]:
+    """The agencies an application belongs to: the service's, and each stage's it has reached
+    (from a submission's columns, so that a values() query can ask it too)."""
+    codes = set((stage_agencies or [])[: max(stage or 1, 1)])
+    if service_agency_code:
+        codes.add(service_agency_code)
     return codes
+
+
+def submission_agency_codes(submission) -> set[str]:
+    """:func:`reached_agency_codes` of one submission."""
+    service_agency_code = submission.agency.code if submission.agency_id is not None else None
+    return reached_agency_codes(service_agency_code, submission.stage_agencies, submission.stage)
 
 
 def deciding_agency_code(submission) -> str:
