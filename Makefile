@@ -53,6 +53,8 @@ services-stop:
 
 lint: install
 	$(BIN)/ruff check .
+	@# The apps' one-way layers (.importlinter; docs/ARCHITECTURE.md).
+	$(BIN)/lint-imports --no-cache
 
 # Suite (a): the embedded default, no services.
 test-embedded: install lint

@@ -4,7 +4,7 @@
 Prints recall@10 and MRR@10 per query kind and overall, side by side, for:
 
 - **tumen**: a scratch index ``tumen_s1_relevance`` built from
-  ../shared/catalog/services.csv with ``search.analysis.index_settings()`` and a
+  ../shared/catalog/services.csv with ``core.analysis.index_settings()`` and a
   mapping that mirrors what Wagtail's mapping makes of ``ServicePage.search_fields``
   (stem sub-fields included), queried with ``search.query.engine_query``;
 - **stock**: the same documents in ``tumen_s1_relevance_stock`` with modelsearch's
@@ -29,7 +29,7 @@ touched.
     .venv/bin/python bench/search_relevance.py --words         # word-level counts only, no engine
 
 ``--experiments`` re-runs the tumen query on indexes built with the choices
-``search.mongolian`` did not make: two vowel classes (о,ө → o; у,ү → u), vowel
+``core.mongolian`` did not make: two vowel classes (о,ө → o; у,ү → u), vowel
 runs collapsed in the full-word skeleton too, and other stemmers (no collapse,
 truncation to 4/6/7 letters, case-suffix stripping, consonant skeletons).
 ``--words`` prints the word-level measurements those choices rest on (needs
@@ -67,10 +67,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from search import mongolian  # noqa: E402
-from search.analysis import STEM_SUBFIELD, index_settings  # noqa: E402
+from core import mongolian  # noqa: E402
+from core.analysis import STEM_SUBFIELD, index_settings  # noqa: E402
+from core.weights import FIELD_WEIGHTS, index_boost  # noqa: E402
 from search.query import engine_query  # noqa: E402
-from search.weights import FIELD_WEIGHTS, index_boost  # noqa: E402
 from service_pages.search_text import agency_text, place_text  # noqa: E402
 
 CATALOG = ROOT.parent / "shared" / "catalog"
@@ -93,7 +93,7 @@ COLUMNS = {
     "description": PREFIX + "description",
     "title_autocomplete": "title_edgengrams",
 }
-# SearchField boosts of ServicePage.search_fields (search.weights.index_boost; 1: none); Wagtail
+# SearchField boosts of ServicePage.search_fields (core.weights.index_boost; 1: none); Wagtail
 # copies each boosted field into "_all_text_boost_<n>" as well as "_all_text".
 BOOSTS = {name: index_boost(name) or 1 for name in FIELD_WEIGHTS}
 CODE_COLUMN = PREFIX + "code_filter"
@@ -515,7 +515,7 @@ def embedded_search_fn():
     return search_fn, note
 
 
-# --- Experiments: the analysis choices search.mongolian did not make ------------------
+# --- Experiments: the analysis choices core.mongolian did not make ------------------
 
 
 def _variant_settings(*, rules=None, collapse_everywhere=False, stem_filters=None) -> dict:
@@ -561,7 +561,7 @@ def _truncate(length: int) -> dict:
 
 
 def experiments() -> dict[str, dict]:
-    """Name → index settings of each variant search.mongolian did not choose."""
+    """Name → index settings of each variant core.mongolian did not choose."""
     consonants = {"type": "pattern_replace", "pattern": "(?<=.)[aeiou]", "replacement": ""}
     return {
         "two vowel classes": _variant_settings(rules=two_vowel_class_rules()),
@@ -578,9 +578,9 @@ def experiments() -> dict[str, dict]:
     }
 
 
-# --- Word-level measurements behind search.mongolian's choices (--words) ------------
+# --- Word-level measurements behind core.mongolian's choices (--words) ------------
 # Ranking on this catalog hardly tells analysis variants apart (see --experiments),
-# so the choices of search.mongolian rest on these counts. The dictionary parts
+# so the choices of core.mongolian rest on these counts. The dictionary parts
 # need Debian's hunspell-mn (and hunspell for lemmas): apt-get install hunspell hunspell-mn.
 
 HUNSPELL_DIC = Path("/usr/share/hunspell/mn_MN.dic")
@@ -742,7 +742,7 @@ def main():
         help="also evaluate N generated queries per kind (0: none; default 100)",
     )
     parser.add_argument(
-        "--words", action="store_true", help="only the word-level measurements behind search.mongolian (no engine)"
+        "--words", action="store_true", help="only the word-level measurements behind core.mongolian (no engine)"
     )
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded (pure-Python) ranking")
     args = parser.parse_args()

@@ -5,7 +5,7 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 
-from cms.languages import CatalogPageManager, FallbackRoutingMixin
+from core.languages import CatalogPageManager, FallbackRoutingMixin
 
 
 class HomePage(FallbackRoutingMixin, Page):

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/services/autocomplete", search_views.api_autocomplete, name="search_autocomplete"),
     path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),
     path("api/v1/", include("form_builder.api_urls")),
+    path("api/v1/", include("plugins.api_urls")),
     # Wagtail's workflow reports, scoped to the user's agencies (they come first: first match wins).
     *report_urls(),
     path("admin/", include(wagtailadmin_urls)),

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cms.api import api_language, error_response
+from core.api import api_language, error_response
 from service_pages.models import ServicePage
 
 from . import ratelimit

@@ -2,8 +2,6 @@
 
 from django.urls import path
 
-from plugins import views as plugin_views
-
 from . import api, operator_views, statistics_views
 
 urlpatterns = [
@@ -12,5 +10,4 @@ urlpatterns = [
     path("submissions/<str:tracking_code>", api.submission_status, name="api_submission_status"),
     path("statistics", statistics_views.api_statistics, name="api_statistics"),
     path("operator/submissions", operator_views.api_queue, name="api_operator_submissions"),
-    path("submissions/<str:tracking_code>/status", plugin_views.status_callback, name="api_submission_status_callback"),
 ]

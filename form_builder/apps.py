@@ -14,7 +14,10 @@ class FormBuilderConfig(AppConfig):
         from django.db.models.signals import pre_delete
         from wagtail.signals import published
 
+        from service_pages.governance import agency_groups_synced
+
         from .models import Draft, FormDefinition
+        from .review import sync_form_review
         from .signals import delete_draft_files, freeze_published_form, reset_private_storage
         from .sms import check_senders
 
@@ -22,3 +25,4 @@ class FormBuilderConfig(AppConfig):
         setting_changed.connect(reset_private_storage, dispatch_uid="tumen_private_storage")
         pre_delete.connect(delete_draft_files, sender=Draft, dispatch_uid="tumen_draft_files")
         checks.register(check_senders)
+        agency_groups_synced.connect(sync_form_review, dispatch_uid="tumen_form_review")

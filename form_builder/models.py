@@ -25,12 +25,14 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
-from django.utils.functional import LazyObject
+from django.utils.functional import LazyObject, empty
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, LockableMixin, RevisionMixin, WorkflowMixin
+
+from service_pages.governance import filter_submissions
 
 from .blocks import StepBlock
 from .spec import FormSchemaError, FormSpec
@@ -44,6 +46,10 @@ class PrivateStorage(LazyObject):
 
     def _setup(self):
         self._wrapped = FileSystemStorage(location=settings.TUMEN_PRIVATE_MEDIA_ROOT, base_url=None)
+
+    def reset(self):
+        """Forget the folder: the next use reads ``TUMEN_PRIVATE_MEDIA_ROOT`` again (tests move it)."""
+        self._wrapped = empty
 
 
 _private_storage = PrivateStorage()
@@ -372,6 +378,12 @@ class Submission(models.Model):
 
     def __str__(self):
         return self.tracking_code
+
+    @classmethod
+    def records_visible_to(cls, user):
+        """The applications ``user`` may see, for the audit log's filter
+        (``service_pages.governance.filter_log_entries``): each stage's agency, from that stage on."""
+        return filter_submissions(cls._default_manager.all(), user)
 
     @cached_property
     def spec(self) -> FormSpec:

@@ -22,14 +22,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from cms.api import error_response
+from core.api import error_response
 from search import finder
 from search.params import QueryError, parse_query
 
-from . import access_log, consent, sms, validators
+from . import access_log, consent, drafts, sms, validators
 from .models import OperatorProfile, Status
 from .submissions import ServiceUnavailable, application_for
-from .views import _new_draft, _remember_draft, _service_or_404, _step_url, _unavailable
 
 OPEN_STATUSES = [s for s in Status.values if s not in (Status.COMPLETED, Status.REJECTED)]
 
@@ -142,23 +141,23 @@ class CitizenForm(forms.Form):
 @operator_required
 def start(request, code):
     """Identify the citizen, then continue with the service's normal steps."""
-    service = _service_or_404(code)
+    service = drafts.service_or_404(code)
     try:
         application = application_for(service, operator=True)
     except ServiceUnavailable as error:
-        return _unavailable(request, service, error)
+        return drafts.unavailable(request, service, error)
     form = CitizenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         citizen = dict(form.cleaned_data)
         citizen["name"] = f"{citizen['last_name']} {citizen['first_name']}"
-        draft = _new_draft(service, application.version)
+        draft = drafts.new_draft(service, application.version)
         draft.operator = request.user
         draft.citizen = citizen
         fields = application.version.spec.fields
         draft.data = {key: citizen[key] for key in ("register_number", "last_name", "first_name", "phone") if key in fields}
         draft.save()
-        _remember_draft(request, draft)
-        return redirect(_step_url(service, 0))
+        drafts.remember_draft(request, draft)
+        return redirect(drafts.step_url(service, 0))
     return render(request, "form_builder/operator/start.html", {"service": service, "form": form}, status=400 if form.errors else 200)
 
 

@@ -13,7 +13,10 @@
   SMS gateway); one that fails raises. When no receiver sends it, the configured sender does.
 """
 
+from django.db import transaction
 from django.dispatch import Signal
+
+from .models import StoredFile, private_storage
 
 submission_checking = Signal()
 submission_received = Signal()
@@ -42,20 +45,12 @@ def freeze_published_form(sender, instance, revision=None, **kwargs):
 def reset_private_storage(setting, **kwargs):
     """Tests (and ``override_settings``) may move the private upload folder."""
     if setting in ("TUMEN_PRIVATE_MEDIA_ROOT", "MEDIA_ROOT"):
-        from django.utils.functional import empty
-
-        from .models import _private_storage
-
-        _private_storage._wrapped = empty
+        private_storage().reset()
 
 
 def delete_draft_files(sender, instance, **kwargs):
     """A draft going away (submitted, abandoned, expired, or its service deleted) takes the uploads
     that no submission kept with it: rows now, files on disk once the deletion commits."""
-    from django.db import transaction
-
-    from .models import StoredFile
-
     leftovers = list(StoredFile.objects.filter(draft=instance, submission__isnull=True))
     if not leftovers:
         return

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from cms.api import error_response
+from core.api import error_response
 
 from . import statistics
 from .tasks import ensure_refresh_scheduled

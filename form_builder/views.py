@@ -8,7 +8,6 @@ whose conditions do not hold and narrows the soum list to the chosen aimag.
 
 from __future__ import annotations
 
-import datetime
 import time
 
 from django import forms
@@ -23,117 +22,35 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from service_pages.models import ServicePage
-
-from . import ratelimit
+from . import drafts, ratelimit
 from .api import find_submission
 from .display import answer_rows
+from .drafts import SESSION_DRAFTS, SESSION_RECEIPTS
 from .models import Draft, Source, Status, Submission, normalize_tracking_code
+from .operator_views import consent_context, consent_proof, send_consent_code, validate_operator
 from .spec import FormSpec, localized
 from .submissions import (
     AlreadySubmitted,
-    Application,
     InvalidSubmission,
     ServiceUnavailable,
-    application_for,
-    file_limit_errors,
-    store_upload,
     submit,
 )
 
-SESSION_DRAFTS = "tumen_drafts"
-SESSION_RECEIPTS = "tumen_receipts"
 HONEYPOT = "website"
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-class _SizedFile:
-    """An already stored upload, counted by the per-application file limits."""
-
-    def __init__(self, size):
-        self.size = size
-
-
-def _service_or_404(code):
-    """The original (Mongolian) page of the service, whichever language the citizen applies in."""
-    service = ServicePage.objects.select_related("agency", "category__default_form", "form_definition").by_code(code)
-    if service is None:
-        raise Http404
-    return service
-
-
-def _unavailable(request, service, error: ServiceUnavailable, status=409):
-    return render(request, "form_builder/unavailable.html", {"service": service, "message": error.message}, status=status)
-
-
-def _throttled(request, service, verdict):
-    response = render(request, "form_builder/throttled.html", {"service": service, "seconds": verdict.retry_after}, status=429)
-    response["Retry-After"] = str(verdict.retry_after)
-    return response
-
-
-def _draft_for(request, service) -> Draft | None:
-    """The draft this browser is working on, unless it was left alone too long.
-
-    On a shared PC (a library, a soum office) the next person must not find the previous one's
-    answers: after ``TUMEN_DRAFT_IDLE_MINUTES`` without activity the browser lets go of the draft
-    (it stays resumable with its code until it expires).
-    """
-    draft_id = request.session.get(SESSION_DRAFTS, {}).get(service.code)
-    if not draft_id:
-        return None
-    draft = Draft.objects.filter(pk=draft_id, service=service).select_related("form_version").first()
-    if draft is None or draft.expired:
-        return None
-    idle = timezone.now() - draft.updated_at
-    if idle > datetime.timedelta(minutes=settings.TUMEN_DRAFT_IDLE_MINUTES):
-        _forget_draft(request, service)
-        messages.info(request, _("An application left untouched for a while is closed in this browser, to protect it. "
-                                 "If you saved it, continue it with its code."))  # fmt: skip
-        return None
-    if request.method == "GET" and idle > datetime.timedelta(minutes=1):  # reading a step is activity too
-        Draft.objects.filter(pk=draft.pk).update(updated_at=timezone.now())
-    return draft
-
-
-def _remember_draft(request, draft: Draft):
-    """Bind the draft to this browser; an application starting here hides the last one's receipts."""
-    drafts = dict(request.session.get(SESSION_DRAFTS, {}))
-    drafts[draft.service.code] = str(draft.pk)
-    request.session[SESSION_DRAFTS] = drafts
-    request.session.pop(SESSION_RECEIPTS, None)
-
-
-def _forget_draft(request, service):
-    drafts = dict(request.session.get(SESSION_DRAFTS, {}))
-    drafts.pop(service.code, None)
-    request.session[SESSION_DRAFTS] = drafts
-
-
-def _new_draft(service, version) -> Draft:
-    return Draft.objects.create(
-        service=service,
-        form_version=version,
-        expires_at=timezone.now() + datetime.timedelta(days=settings.TUMEN_DRAFT_TTL_DAYS),
-    )
-
-
-def _touch(draft: Draft):
-    draft.expires_at = timezone.now() + datetime.timedelta(days=settings.TUMEN_DRAFT_TTL_DAYS)
-    draft.save()
-
-
 @require_POST
 def start_again(request, code):
     """"Start again": this browser's draft of the service and its uploads are deleted."""
-    service = _service_or_404(code)
+    service = drafts.service_or_404(code)
     draft_id = request.session.get(SESSION_DRAFTS, {}).get(service.code)
     if draft_id:
         Draft.objects.filter(pk=draft_id, service=service).delete()  # the draft's files go with it
-    _forget_draft(request, service)
-    return redirect(_step_url(service, 0))
+    drafts.forget_draft(request, service)
+    return redirect(drafts.step_url(service, 0))
 
 
 def _step_form(spec: FormSpec, index: int, answers: dict, *, data=None, files=None, errors=None, language=None):
@@ -176,10 +93,6 @@ def _previous_step(spec: FormSpec, answers: dict, index: int) -> int | None:
     return earlier[-1] if earlier else None
 
 
-def _step_url(service, index):
-    return reverse("form_step", args=[service.code, index + 1])
-
-
 def _file_answers(draft: Draft) -> dict:
     return {item.field_key: item.metadata() for item in draft.files.all()}
 
@@ -199,38 +112,26 @@ def _context(service, application, draft, **extra):
 @never_cache
 def start(request, code):
     """``/apply/<code>/``: continue a draft where it was left, or begin at the first step."""
-    service = _service_or_404(code)
-    draft = _draft_for(request, service)
-    return redirect(_step_url(service, draft.step if draft else 0))
-
-
-def _applies_as_operator(request, draft) -> bool:
-    """The signed-in operator's own draft is an operator application; anyone else applies online."""
-    return draft is not None and draft.operator_id is not None and draft.operator_id == request.user.pk
-
-
-def _application(request, service, draft) -> Application:
-    application = application_for(service, operator=_applies_as_operator(request, draft))
-    if draft is not None:  # a started application keeps the version it began with
-        application = Application(service=service, version=draft.form_version)
-    return application
+    service = drafts.service_or_404(code)
+    draft = drafts.draft_for(request, service)
+    return redirect(drafts.step_url(service, draft.step if draft else 0))
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def step(request, code, number):
-    service = _service_or_404(code)
-    draft = _draft_for(request, service)
+    service = drafts.service_or_404(code)
+    draft = drafts.draft_for(request, service)
     try:
-        application = _application(request, service, draft)
+        application = drafts.application_of(request, service, draft)
     except ServiceUnavailable as error:
-        return _unavailable(request, service, error)
+        return drafts.unavailable(request, service, error)
     spec = application.version.spec
     language = translation.get_language()
     index = number - 1
     answers = dict(draft.data) if draft else {}
     if not 0 <= index < len(spec.steps) or index not in spec.active_steps(answers):
-        return redirect(_step_url(service, draft.step if draft else 0))
+        return redirect(drafts.step_url(service, draft.step if draft else 0))
 
     if request.method == "GET":
         form = _step_form(spec, index, answers, language=language)
@@ -243,45 +144,13 @@ def step(request, code, number):
     files = {
         f.key: request.FILES[f.key] for f in spec.steps[index].fields if f.type == "file" and f.key in request.FILES
     }
-    stored = {key: value for key, value in answers.items() if key in {f.key for f in spec.file_fields()}}
-    if files or draft is None:
-        # Uploads and new drafts cost storage (a draft is kept for days): the per-address limit applies.
-        verdict = ratelimit.check_client(request)
-        if not verdict.allowed:
-            return _throttled(request, service, verdict)
-    cleaned, errors = spec.validate({**answers, **posted}, files, stored_files=stored, steps={index}, language=language)
-    # Only files of questions shown on this step are kept, and the limits count the whole application.
-    files = {key: upload for key, upload in files.items() if key in cleaned or key in errors}
-    kept = [_SizedFile(meta.get("size") or 0) for key, meta in stored.items() if key not in files and isinstance(meta, dict)]
-    errors.update(file_limit_errors({**{f"kept-{i}": item for i, item in enumerate(kept)}, **files}))
-    if "__all__" not in errors and any(key not in errors for key in files):
-        verdict = ratelimit.check_service(service.code)  # only valid uploads count for the service
-        if not verdict.allowed:
-            return _throttled(request, service, verdict)
-
-    # Keep what is valid, even when something else on the step is not: a citizen who fixes one
-    # answer must not have to attach the file again.
-    if draft is None:
-        draft = _new_draft(service, application.version)
-        _remember_draft(request, draft)
-    step_keys = {f.key for f in spec.steps[index].fields}
-    data = {key: value for key, value in draft.data.items() if key not in step_keys or key in errors}
-    for key in step_keys:
-        if key in cleaned and key not in errors and key not in files:
-            data[key] = cleaned[key]
-    for key, upload in files.items():
-        if key in errors or "__all__" in errors:
-            continue
-        for old in draft.files.filter(field_key=key):
-            old.file.delete(save=False)
-            old.delete()
-        stored_file = store_upload(upload, key, draft=draft)
-        stored_file.save()
-        data[key] = stored_file.metadata()
-    draft.data = data
+    outcome = drafts.save_step(request, service, application, draft, index, posted, files)
+    if outcome.refused:
+        return drafts.throttled(request, service, outcome.refused)
+    draft, errors, data = outcome.draft, outcome.errors, outcome.draft.data
     if errors and action == "next":
         draft.step = index
-        _touch(draft)
+        drafts.touch(draft)
         form = _step_form(spec, index, data, data=request.POST, files=request.FILES, errors=errors, language=language)
         return _render_step(request, service, application, draft, index, form, status=400)
 
@@ -293,17 +162,17 @@ def step(request, code, number):
         draft.step = index
     else:
         draft.step = index if following is None else following
-    _touch(draft)
+    drafts.touch(draft)
 
     if action == "save":
         resume_code = draft.issue_resume_code()
         request.session["tumen_resume_code"] = resume_code
         return redirect("form_saved", code=service.code)
     if action == "back":
-        return redirect(_step_url(service, draft.step))
+        return redirect(drafts.step_url(service, draft.step))
     if following is None:
         return redirect("form_review", code=service.code)
-    return redirect(_step_url(service, following))
+    return redirect(drafts.step_url(service, following))
 
 
 def _render_step(request, service, application, draft, index, form, status=200):
@@ -355,14 +224,14 @@ def _render_step(request, service, application, draft, index, form, status=200):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def review(request, code):
-    service = _service_or_404(code)
-    draft = _draft_for(request, service)
+    service = drafts.service_or_404(code)
+    draft = drafts.draft_for(request, service)
     if draft is None:
         return redirect("form_start", code=service.code)
     try:
-        application = _application(request, service, draft)
+        application = drafts.application_of(request, service, draft)
     except ServiceUnavailable as error:
-        return _unavailable(request, service, error)
+        return drafts.unavailable(request, service, error)
     spec = application.version.spec
     file_keys = {f.key for f in spec.file_fields()}
     data = {key: value for key, value in draft.data.items() if key not in file_keys}
@@ -375,8 +244,6 @@ def review(request, code):
     extra = {}
     sending_code = request.method == "POST" and request.POST.get("action") == "send_code"
     if operator_mode:
-        from .operator_views import consent_context, consent_proof, send_consent_code, validate_operator
-
         profile = validate_operator(request, draft)
         if sending_code:
             refused = send_consent_code(request, draft, service)
@@ -401,9 +268,7 @@ def review(request, code):
             return render(request, "form_builder/refused.html", {"service": service}, status=400)
         verdict = ratelimit.check_submission(request, service.code)
         if not verdict.allowed:
-            response = render(request, "form_builder/throttled.html", {"service": service, "seconds": verdict.retry_after}, status=429)
-            response["Retry-After"] = str(verdict.retry_after)
-            return response
+            return drafts.throttled(request, service, verdict)
         try:
             extra.setdefault("source", Source.WEB)
             submission = submit(application, data, draft=draft, language=translation.get_language(), **extra)
@@ -412,10 +277,10 @@ def review(request, code):
             status = 400
         except AlreadySubmitted:
             messages.info(request, _("This application was already submitted."))
-            _forget_draft(request, service)
+            drafts.forget_draft(request, service)
             return redirect("track")
         else:
-            _forget_draft(request, service)
+            drafts.forget_draft(request, service)
             receipts = [*_valid_receipts(request)[-19:], [submission.tracking_code, time.time()]]
             request.session[SESSION_RECEIPTS] = receipts
             return redirect("form_receipt", tracking_code=submission.tracking_code)
@@ -425,14 +290,14 @@ def review(request, code):
     rows = answer_rows(spec, answers, language)
     error_items = [
         {"label": localized(spec.fields[key].label, language) if key in spec.fields else "", "messages": [m for e in problems for m in e.messages],
-         "url": _step_url(service, next((i for i, s in enumerate(spec.steps) if key in {f.key for f in s.fields}), 0))}
+         "url": drafts.step_url(service, next((i for i, s in enumerate(spec.steps) if key in {f.key for f in s.fields}), 0))}
         for key, problems in errors.items()
     ]  # fmt: skip
     context = _context(
         service,
         application,
         draft,
-        rows=[{"row": row, "url": _step_url(service, row.step)} for row in rows],
+        rows=[{"row": row, "url": drafts.step_url(service, row.step)} for row in rows],
         errors=error_items,
         operator_mode=operator_mode,
         consent_message=consent_message,
@@ -500,8 +365,8 @@ def receipt_download(request, tracking_code):
 
 @never_cache
 def saved(request, code):
-    service = _service_or_404(code)
-    draft = _draft_for(request, service)
+    service = drafts.service_or_404(code)
+    draft = drafts.draft_for(request, service)
     resume_code = request.session.pop("tumen_resume_code", None)
     if draft is None or resume_code is None:
         return redirect("form_start", code=service.code)
@@ -537,10 +402,10 @@ def resume(request, resume_code=""):
             error = _("This code is not valid or was already used. A saved application gets a new code each time it is saved.")
         else:
             draft.resume_token_hash = None
-            _touch(draft)
-            _remember_draft(request, draft)
+            drafts.touch(draft)
+            drafts.remember_draft(request, draft)
             messages.success(request, _("Welcome back. Your answers are as you left them."))
-            return redirect(_step_url(draft.service, draft.step))
+            return redirect(drafts.step_url(draft.service, draft.step))
     response = render(request, "form_builder/resume.html", {"resume_code": resume_code, "error": error}, status=400 if error else 200)
     # The URL may hold an old link's code: never send it to another site. (Not "no-referrer": a
     # form posted from a page under that policy has "Origin: null", which the CSRF check refuses.)

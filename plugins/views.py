@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from cms.api import api_language, error_response
+from core.api import api_language, error_response
 from form_builder.models import Status, Submission, SubmissionEvent, normalize_tracking_code
 from form_builder.stages import StatusRefused, apply_status, may_report
 

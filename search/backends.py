@@ -7,7 +7,7 @@ same Elasticsearch-style API, so only the client differs.
 
 from urllib.parse import urlsplit, urlunsplit
 
-from search.analysis import index_settings
+from core.analysis import index_settings
 
 ENGINE_BACKENDS = {
     "opensearch2": "wagtail.search.backends.opensearch2",
@@ -34,7 +34,7 @@ def search_backends_setting(url: str, backend: str, index: str, timeout: int) ->
             "INDEX_PREFIX": f"{index}_",
             "TIMEOUT": timeout,
             "OPTIONS": {},
-            # Mongolian analysis: one skeleton for Cyrillic, о/ө у/ү and Latin typing (search.analysis).
+            # Mongolian analysis: one skeleton for Cyrillic, о/ө у/ү and Latin typing (core.analysis).
             "INDEX_SETTINGS": index_settings(),
         }
     }

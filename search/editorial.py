@@ -2,7 +2,7 @@
 
 Both are Wagtail snippets, edited in the admin, and apply to the engine and the
 embedded index alike (see ``search.finder``). Matching is on the Mongolian
-skeleton (``search.mongolian.skeleton``), so "ДАН", "дан" and "dan" are one term.
+skeleton (``core.mongolian.skeleton``), so "ДАН", "дан" and "dan" are one term.
 """
 
 from typing import TYPE_CHECKING
@@ -15,7 +15,7 @@ from wagtail.admin.panels import FieldPanel, InlinePanel
 from wagtail.models import Orderable
 from wagtail.snippets.models import register_snippet
 
-from search.mongolian import skeleton
+from core.mongolian import skeleton
 
 if TYPE_CHECKING:
     from search.params import Query

@@ -6,7 +6,7 @@ must still answer from PostgreSQL. This index is an inverted index in ordinary
 tables (``search.models``) that both databases serve from one B-tree index, so
 a query is a single ``GROUP BY page_id`` over the rows of its terms.
 
-Matching, best first (all on ``search.mongolian`` skeletons, so о/ө, у/ү and
+Matching, best first (all on ``core.mongolian`` skeletons, so о/ө, у/ү and
 informal Latin already coincide):
 
 1. exact term;
@@ -18,7 +18,7 @@ informal Latin already coincide):
 
 Each term's factor is match quality × IDF; a page's score is the sum of
 ``weight × factor`` over its matching terms, where ``weight`` was fixed at
-index time from the fields holding the term (``search.weights``: title 4, place 3,
+index time from the fields holding the term (``core.weights``: title 4, place 3,
 keywords 2, title_en 2, agency 1, summary and body 1) and a light length normalisation.
 Pages matching more of the query words rank higher (coverage²), and matching
 every word earns a bonus: AND beats OR, without dropping OR matches. A word
@@ -45,15 +45,15 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, IntegerField, Q, Sum, Value, When
 from django.utils.html import strip_tags
 
+from core.mongolian import stem, tokens
+from core.weights import EMBEDDED_BODY_WEIGHT, FIELD_WEIGHTS
 from search.models import SearchIndexState, SearchTerm, SearchWord
-from search.mongolian import stem, tokens
-from search.weights import EMBEDDED_BODY_WEIGHT, FIELD_WEIGHTS
 from service_pages.channels import CHANNELS
 from service_pages.models import ServicePage
 from service_pages.search_text import agency_text, place_text
 
 BATCH_SIZE = 500  # pages per read/delete batch
-# field: (bit in SearchTerm.fields, weight (search.weights), typical length in tokens for the normalisation)
+# field: (bit in SearchTerm.fields, weight (core.weights), typical length in tokens for the normalisation)
 FIELDS = {
     "title": (SearchTerm.TITLE, FIELD_WEIGHTS["title"], 6),
     "place": (SearchTerm.PLACE, FIELD_WEIGHTS["place"], 4),

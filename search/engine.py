@@ -1,7 +1,7 @@
 """The search-engine path: our own query on Wagtail's OpenSearch/Elasticsearch index.
 
 Wagtail's backend owns the index (mapping, Mongolian analysis from
-``search.analysis``, incremental updates on publish, ``update_index``). Its
+``core.analysis``, incremental updates on publish, ``update_index``). Its
 query API cannot return facet counts for every value, highlights or scores we
 control, so we send the request body ourselves through the backend's client,
 using the index column names Wagtail's mapping gives our fields.

@@ -9,7 +9,7 @@ from functools import lru_cache
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from search.mongolian import skeleton, stem
+from core.mongolian import skeleton, stem
 
 WORD = re.compile(r"[\w-]+", re.UNICODE)
 

@@ -4,7 +4,7 @@ Only the original (Mongolian) pages are indexed, so each service is found once;
 the language is applied after the search, by the views that know the reader.
 """
 
-from cms.languages import translations_in
+from core.languages import translations_in
 from search.results import Hit
 from service_pages.models import ServicePage
 

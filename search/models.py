@@ -6,7 +6,7 @@ engine is down, so this is a plain inverted index: ordinary tables and B-tree
 indexes, the same on both databases.
 
 - ``SearchTerm``: one row per (live service page, term). ``term`` is a
-  Mongolian skeleton token (``search.mongolian``); ``weight`` already combines
+  Mongolian skeleton token (``core.mongolian``); ``weight`` already combines
   the fields the term occurs in (title 4, place 3, ...) and a light field-length
   normalisation, so scoring is one ``SUM`` per page with no joins. Stems are not
   stored: stem and typo matches are expanded at query time from the in-memory

@@ -4,7 +4,7 @@ Pure Python, no Django: ``search.engine`` sends it with the index column names
 of ``ServicePage``'s search fields, and ``bench/search_relevance.py`` measures
 it on a scratch index built from the national catalog.
 
-The analysis (``search.analysis``) already makes Cyrillic, о/ө–у/ү confusions
+The analysis (``core.analysis``) already makes Cyrillic, о/ө–у/ү confusions
 and informal Latin one term, so the query only has to weigh fields and forgive
 what analysis cannot:
 
@@ -14,7 +14,7 @@ what analysis cannot:
   usually another word). ``prefix_length`` 0: a wrong first letter happens too,
   and on 150 generated early typos prefix 0 put the service first for all 35
   first-letter slips (MRR 1.00, vs 0.93 with prefix 1) for ~3 ms more per query;
-- **other inflections**: the ``.stem`` sub-fields (``search.mongolian.stem``),
+- **other inflections**: the ``.stem`` sub-fields (``core.mongolian.stem``),
   weighted below exact words;
 - **coverage**: a fixed bonus when the title (or the English title) holds all,
   or 75%, of the query's words in any form stem and typo tolerance accept.
@@ -24,11 +24,11 @@ what analysis cannot:
   drops from 0.98 to 0.96 without it (English 1.00 → 0.95, morph 0.94 → 0.88);
 - **word order and closeness**: a phrase bonus on the title.
 
-The weight of an exact-word match in each field is ``search.weights.FIELD_WEIGHTS``.
+The weight of an exact-word match in each field is ``core.weights.FIELD_WEIGHTS``.
 Figures: ``bench/search_relevance.py``.
 """
 
-from search.weights import FIELD_WEIGHTS
+from core.weights import FIELD_WEIGHTS
 
 # Weight of a stem-only match, relative to the exact word in the same field.
 STEM_FACTOR = 0.5
@@ -61,7 +61,7 @@ def engine_query(q: str, columns: dict[str, str], strict: bool = True, fuzzy: bo
 
     ``columns`` maps the logical names of ``FIELD_WEIGHTS`` to index column
     names; missing names are left out. Each text column has a ``.stem``
-    sub-field (``search.analysis.STEM_SUBFIELD``). ``strict``: see ``STRICT_MATCH``.
+    sub-field (``core.analysis.STEM_SUBFIELD``). ``strict``: see ``STRICT_MATCH``.
     ``fuzzy=False`` leaves out typo tolerance (most of the engine's time), for
     queries whose words all exist in the catalog.
     """

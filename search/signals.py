@@ -3,7 +3,8 @@
 Wagtail's own search backends are updated by its index tasks; the embedded
 index is not a Wagtail backend, so it follows the page signals here: one page
 is re-indexed (a few ms) inside the publishing transaction, no rebuild. The
-bulk import sends no signals and calls ``embedded.index_pages`` itself.
+bulk import sends no page signals but one ``service_pages.bulk.pages_written`` for all its pages,
+which ``search.indexing`` answers.
 
 Translations (English pages) are not indexed, so their signals are ignored: a translator
 publishing does not make every process reload its vocabulary.
@@ -18,9 +19,11 @@ from django.db.models.signals import post_delete, post_save
 from wagtail.models import Page, PageViewRestriction
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from cms.languages import is_original
+from core.languages import is_original
 from search import embedded
+from search.indexing import on_pages_written
 from search.tasks import reindex_engine_pages
+from service_pages.bulk import pages_written
 from service_pages.models import ServicePage
 
 
@@ -71,3 +74,4 @@ def connect():
     post_save.connect(on_view_restriction_changed, sender=PageViewRestriction, dispatch_uid="tumen_search_restricted")
     post_delete.connect(on_view_restriction_changed, sender=PageViewRestriction, dispatch_uid="tumen_search_unrestricted")
     post_page_move.connect(on_moved, dispatch_uid="tumen_search_moved")
+    pages_written.connect(on_pages_written, dispatch_uid="tumen_search_bulk_written")

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from cms.languages import bilingual
+from core.languages import bilingual
 from search import embedded
 from search.params import FACET_NAMES, STAGES, Query
 from search.results import FacetValue

@@ -7,11 +7,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from cms.api import api_language
-from cms.languages import active_language, default_language, translations_in
+from core.api import api_language
+from core.languages import active_language, default_language, translations_in
+from core.mongolian import skeleton
 from search import finder
 from search.localize import localize
-from search.mongolian import skeleton
 from search.params import MAX_QUERY_LENGTH, Query, QueryError, parse_query
 from search.results import Hit, Results
 from service_pages.models import ServicePage

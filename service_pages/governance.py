@@ -26,9 +26,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import CharField, Max, Q
 from django.db.models.functions import Cast
+from django.dispatch import Signal
 from wagtail.models import GroupApprovalTask, GroupPagePermission, Workflow, WorkflowPage, WorkflowTask
 
 from .models import AgencyPage, CatalogIndexPage
+
+# Sent at the end of :func:`sync_agency_groups`, once every agency's groups exist.
+agency_groups_synced = Signal()
 
 NATIONAL_TEAM = "National catalog team"
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "lock_page", "unlock_page")
@@ -128,31 +132,6 @@ def mirror_page_governance(original, translation) -> None:
         WorkflowPage.objects.update_or_create(page=translation, defaults={"workflow": workflow_page.workflow})
 
 
-FORM_REVIEW = "Application forms review"
-
-
-@transaction.atomic
-def sync_form_review() -> Workflow:
-    """One review workflow for every application form: each agency's moderators approve their
-    agency's forms (``AgencyApprovalTask``), the national team the national ones."""
-    from wagtail.models import WorkflowContentType
-
-    from form_builder.models import FormDefinition
-
-    from .models import AgencyApprovalTask
-
-    workflow, _created = Workflow.objects.get_or_create(name=FORM_REVIEW, defaults={"active": True})
-    task = AgencyApprovalTask.objects.filter(name="Agency moderators approve the form").first()
-    if task is None:
-        task = AgencyApprovalTask.objects.create(name="Agency moderators approve the form")
-    task.groups.set(Group.objects.filter(Q(name__endswith=" moderators") | Q(name=NATIONAL_TEAM)))
-    WorkflowTask.objects.get_or_create(workflow=workflow, task=task, defaults={"sort_order": 0})
-    WorkflowContentType.objects.update_or_create(
-        content_type=ContentType.objects.get_for_model(FormDefinition), defaults={"workflow": workflow}
-    )
-    return workflow
-
-
 def sync_agency_groups(progress=None) -> int:
     """Create or update the groups, permissions and workflows of every agency; return how many."""
     sync_national_team()
@@ -162,7 +141,8 @@ def sync_agency_groups(progress=None) -> int:
         sync_agency(page)
         if progress:
             progress(number, total, page.agency.code)
-    sync_form_review()
+    # Apps above this one keep their own reviewers in step (form_builder: the form review workflow).
+    agency_groups_synced.send(sender=AgencyPage)
     return total
 
 
@@ -289,11 +269,10 @@ def filter_pages(queryset, user):
 
 def _visible_records(model, user):
     """The rows of ``model`` whose history ``user`` may read, or ``None`` for "as Wagtail decides"
-    (models that belong to no agency)."""
-    from form_builder.models import Submission
-
-    if issubclass(model, Submission):
-        return filter_submissions(model._default_manager.all(), user)
+    (models that belong to no agency). A model with rules of its own (an application is seen by
+    each of its stages' agencies) says so with a ``records_visible_to(user)`` class method."""
+    if hasattr(model, "records_visible_to"):
+        return model.records_visible_to(user)
     if "agency" not in {field.name for field in model._meta.get_fields()}:
         return None
     return filter_by_agency(model._default_manager.all(), user, national=True)

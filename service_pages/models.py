@@ -28,7 +28,8 @@ from wagtail.models import AbstractGroupApprovalTask, Page, PageViewRestriction
 from wagtail.search import index
 from wagtail.snippets.models import register_snippet
 
-from cms.languages import (
+from core.analysis import STEM_SUBFIELD
+from core.languages import (
     CatalogPageManager,
     CatalogPageQuerySet,
     FallbackRoutingMixin,
@@ -36,8 +37,7 @@ from cms.languages import (
     default_language,
     localized_children,
 )
-from search.analysis import STEM_SUBFIELD
-from search.weights import index_boost
+from core.weights import index_boost
 
 from .channels import CHANNEL_FIELDS, CHANNELS
 from .search_text import agency_text, place_text
@@ -459,9 +459,9 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     ]
 
     # What the search engines index. The text fields carry a stemmed sub-field
-    # (search.analysis.STEM_SUBFIELD) for suffix-tolerant matching; place and
+    # (core.analysis.STEM_SUBFIELD) for suffix-tolerant matching; place and
     # agency names are indexed as text so "Хангал иргэний үнэмлэх" finds the
-    # Khangal soum's service. Boosts: search.weights. The filter fields feed facets and filters.
+    # Khangal soum's service. Boosts: core.weights. The filter fields feed facets and filters.
     search_fields = Page.search_fields + [
         index.SearchField("search_title", boost=index_boost("title"), es_extra=STEM_SUBFIELD),
         index.SearchField("title_en", boost=index_boost("title_en"), es_extra=STEM_SUBFIELD),

@@ -24,7 +24,7 @@ from django.dispatch import receiver
 from wagtail.models import Page, PageViewRestriction
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from cms.languages import is_original, original_of
+from core.languages import is_original, original_of
 
 from . import translations
 from .models import AgencyPage, ServicePage

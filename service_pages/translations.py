@@ -37,7 +37,7 @@ when the original is live and public again. ``signals.py`` does it as it happens
 ``page_published``/``page_unpublished``, page moves and deletions, restrictions added or removed,
 whatever did it: the admin, bulk actions, ``publish_scheduled``, code); ``translate()`` does it
 again for the whole catalog. Private originals are not translated: their ``/en/`` URL falls back
-to the original (``cms.languages.FallbackRoutingMixin``), which asks for the login or password.
+to the original (``core.languages.FallbackRoutingMixin``), which asks for the login or password.
 
 The bulk import (``bulk.import_service_rows``) calls ``sync_existing_translations`` for the
 services it changed, so a re-import keeps the English pages' facts in line.
@@ -51,16 +51,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from wagtail.models import Locale, Page, PageLogEntry, Revision
 
-from cms.languages import default_language
-from cms.models import HomePage
+from core.languages import default_language
+from core.progress import Progress
 
-from . import governance
-from .bulk import BATCH_SIZE, Progress, _content_types, _publish_revisions, _step_of, published_child
+from . import governance, page_writer
 from .catalog import unique_slug
 from .models import Agency, AgencyPage, CatalogIndexPage, ServicePage
 
@@ -266,12 +265,11 @@ def _agency_translations(locale, agency_codes, report, user) -> list[AgencyPage]
 
     Only live, public originals get a translation (a draft or private page stays Mongolian).
     """
-    home = HomePage.objects.canonical().filter(depth=2).first()
-    if home is None:
-        raise RuntimeError("There is no home page; run migrations first.")
-    catalog = CatalogIndexPage.objects.canonical().child_of(home).first()
+    catalog = CatalogIndexPage.objects.canonical().first()
     if catalog is None:
         return []
+    # The home page above the catalog (its model lives in the project app, a layer above).
+    home = catalog.get_parent().specific
     if _translation_of(home, locale, report, user, title=HOME_TITLE) is None:
         return []
     if _translation_of(catalog, locale, report, user, title=CATALOG_TITLE) is None:
@@ -390,9 +388,8 @@ def _sync_services(originals, locale, agency_pages, report, user, progress_strea
 def _target_parents(originals, locale, agency_page) -> dict:
     """``{original id: the page its translation goes under}``: the translation of the original's parent
     (so a move made in the admin holds), else the agency's page in ``locale``. Three queries."""
-    steplen = ServicePage.steplen
     parent_keys = dict(
-        Page.objects.filter(path__in={page.path[:-steplen] for page in originals}).values_list(
+        Page.objects.filter(path__in={page_writer.parent_path(page) for page in originals}).values_list(
             "path", "translation_key"
         )
     )
@@ -402,7 +399,7 @@ def _target_parents(originals, locale, agency_page) -> dict:
     }
     targets = {}
     for original in originals:
-        parent = translated.get(parent_keys.get(original.path[:-steplen])) or agency_page.get(original.agency_id)
+        parent = translated.get(parent_keys.get(page_writer.parent_path(original))) or agency_page.get(original.agency_id)
         if parent is not None:
             targets[original.pk] = parent
     return targets
@@ -450,7 +447,7 @@ def _without_conflicts(pairs, locale, report) -> list:
 
 
 def _create_translations(originals, locale, target_parent, user, progress, done: int = 0) -> None:
-    service_ct, page_ct = _content_types()
+    service_ct, _page_ct = page_writer.content_types()
     now = timezone.now()
     by_parent = defaultdict(list)
     for original in originals:
@@ -458,9 +455,7 @@ def _create_translations(originals, locale, target_parent, user, progress, done:
     pages = []
     for group in by_parent.values():
         parent = target_parent[group[0].pk]
-        parent.refresh_from_db(fields=["path", "depth", "numchild", "url_path"])
-        last_child = parent.get_last_child()
-        step = _step_of(last_child.path) if last_child else 0
+        step = page_writer.next_free_step(parent)
         taken = set(parent.get_children().values_list("slug", flat=True))
         for original in group:
             step += 1
@@ -469,25 +464,15 @@ def _create_translations(originals, locale, target_parent, user, progress, done:
                     original, parent, step, unique_slug(original.slug, taken), locale, service_ct, now, user
                 )
             )
-        Page.objects.filter(pk=parent.pk).update(numchild=F("numchild") + len(group))
-    page_fields = [f for f in Page._meta.concrete_fields if not f.primary_key]
-    own_fields = ServicePage._meta.local_concrete_fields
-    for start in range(0, len(pages), BATCH_SIZE):
-        batch = pages[start : start + BATCH_SIZE]
-        # The same multi-table insert as bulk._create_pages.
-        returned = Page._base_manager._insert(batch, fields=page_fields, returning_fields=[Page._meta.pk])
-        for page, (page_id,) in zip(batch, returned, strict=True):
-            page.id = page.page_ptr_id = page_id
-        ServicePage._base_manager._insert(batch, fields=own_fields)
-        _publish_revisions(batch, service_ct, page_ct, user, now, created=True, source=SOURCE)
-        progress.update(done + start + len(batch))
+        page_writer.reserve_children(parent, len(group))
+    page_writer.insert_pages(pages, user=user, now=now, source=SOURCE, progress=lambda count: progress.update(done + count))
 
 
 def _new_translation(original, parent, step, slug, locale, service_ct, now, user) -> ServicePage:
     texts = service_texts(original)
     values = {name: getattr(original, name) for name in FACT_FIELDS + COPIED_ONCE}
     assert parent.locale_id == locale.pk, "a translation goes under its parent's translation"
-    return published_child(
+    return page_writer.published_child(
         parent, step, slug, content_type=service_ct, now=now, user=user, translation_key=original.translation_key,
         sync_fingerprints={name: fingerprint(value) for name, value in texts.items()}, **values, **texts,
     )  # fmt: skip
@@ -506,7 +491,7 @@ def _update_translations(pairs, target_parent, report, user, progress, done: int
                 setattr(page, name, value)
             (drafts if page.has_unpublished_changes else changed).append((page, changes))
         parent = target_parent[original.pk]
-        if page.path[: -ServicePage.steplen] != parent.path:
+        if not page_writer.is_child_of(page, parent):
             moved.append((page, parent))
         progress.update(done + number)
     _save_published(changed, user)
@@ -544,17 +529,9 @@ def _save_published(items, user) -> None:
     """Changed translations without a draft: saved with a new published revision each."""
     if not items:
         return
-    service_ct, page_ct = _content_types()
-    now = timezone.now()
     pages = [page for page, _changes in items]  # whole rows, with the new values set
     fields = sorted({name for _page, changes in items for name in changes})
-    for page in pages:
-        page.last_published_at = page.latest_revision_created_at = now
-    fields += ["last_published_at", "latest_revision_created_at"]
-    for start in range(0, len(pages), BATCH_SIZE):
-        batch = pages[start : start + BATCH_SIZE]
-        ServicePage.objects.bulk_update(batch, fields)
-        _publish_revisions(batch, service_ct, page_ct, user, now, created=False, source=SOURCE)
+    page_writer.update_published(pages, fields, user=user, source=SOURCE)
 
 
 def _save_with_draft(items) -> None:

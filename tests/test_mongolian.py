@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from search.analysis import index_settings
-from search.mongolian import CHAR_MAPPINGS, STOPWORDS, skeleton, stem, tokens
+from core.analysis import index_settings
+from core.mongolian import CHAR_MAPPINGS, STOPWORDS, skeleton, stem, tokens
 
 CYRILLIC_LETTERS = "абвгдеёжзийклмноөпрстуүфхцчшщъыьэюя"
 
@@ -242,7 +242,7 @@ def test_engine_analyzes_like_this_module(engine_index):
     assert analyze(client, index, "default", "энэ нь паспорт") == ["paspurt"]
     assert analyze(client, index, "standard", "энэ нь паспорт") == ["ene", "ni", "paspurt"]
 
-    # The stem sub-field's analyzer is search.mongolian.stem().
+    # The stem sub-field's analyzer is core.mongolian.stem().
     text = "Тэтгэврийн лавлагаа shiljuleh"
     assert analyze(client, index, "mn_stem", text) == [stem(token) for token in tokens(text)]
     assert analyze(client, index, "mn_stem", "тэтгэвэр") == analyze(client, index, "mn_stem", "тэтгэврийн")

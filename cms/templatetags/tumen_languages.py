@@ -4,7 +4,7 @@
 
 - on a Wagtail page: that page's live translation in the language (its own URL, which may
   differ from the current one); where there is none, the same path under the other prefix,
-  which serves the original in the reader's language (``cms.languages.FallbackRoutingMixin``);
+  which serves the original in the reader's language (``core.languages.FallbackRoutingMixin``);
 - on any other view (search, apply, track ...): the same path and query with the language
   prefix switched (Django's ``translate_url``).
 
@@ -20,7 +20,7 @@ from django.urls import translate_url
 from django.utils.translation import get_language_info
 from wagtail.models import Page
 
-from cms.languages import active_language, default_language
+from core.languages import active_language, default_language
 
 register = template.Library()
 # Text that translate_catalog copies from the original until a translator edits it.

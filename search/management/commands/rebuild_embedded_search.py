@@ -4,8 +4,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from core.progress import Progress
 from search import embedded
-from service_pages.bulk import Progress
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cms.languages import default_language
+from core.languages import default_language
 from service_pages import translations
 
 

@@ -1,7 +1,7 @@
 """Mongolian text as citizens type it, reduced to one comparable "skeleton".
 
 Pure Python (no Django at import time): the search engine's analysis chain
-(``search.analysis``), the OpenSearch query builder (``search.query``), the
+(``core.analysis``), the OpenSearch query builder (``search.query``), the
 embedded search, synonyms and highlighting all use the same rules, so a word
 means the same thing everywhere.
 
@@ -130,7 +130,7 @@ def build_rules(cyrillic=None, latin=None) -> dict[str, str]:
 
 _RULES = build_rules()
 
-# Stems ignore vowel length: a run of one vowel counts once (search.analysis does
+# Stems ignore vowel length: a run of one vowel counts once (core.analysis does
 # the same with a pattern_replace token filter in the stem analyzer).
 COLLAPSE_PATTERN = r"([aeiou])\1+"
 COLLAPSE_REPLACEMENT = "$1"
@@ -275,6 +275,6 @@ def stem(token: str) -> str:
     1.00 for all; MRR on the generated morph queries 0.99 shipped, 0.97 with 6
     or 7 letters or suffix stripping), so the choice rests on the word counts.
     The engine does the same with pattern_replace + truncate token filters
-    (``search.analysis``).
+    (``core.analysis``).
     """
     return collapse_vowels(token)[:STEM_LENGTH]

@@ -14,16 +14,16 @@ Wagtail's mapping uses where:
 - ``STEM_SUBFIELD`` (an ``es_extra`` of our SearchFields) adds a ``<field>.stem``
   sub-field analysed with ``mn_stem``.
 
-Every analyzer starts from the same char filter, ``search.mongolian.skeleton()``
+Every analyzer starts from the same char filter, ``core.mongolian.skeleton()``
 in engine form (its rule table ``CHAR_MAPPINGS``), then the standard tokenizer,
 lowercase and asciifolding. So "Зөвшөөрөл", "zuvshuurul" and "зовшоорол" are
 one term in the index. ``default`` then drops stop words (``STOPWORDS``);
 ``mn_stem`` also collapses vowel runs and cuts words to ``STEM_LENGTH`` letters,
-which is ``search.mongolian.stem()``. tests/test_mongolian.py checks the engine
+which is ``core.mongolian.stem()``. tests/test_mongolian.py checks the engine
 against the Python functions with ``_analyze``.
 """
 
-from search.mongolian import CHAR_MAPPINGS, COLLAPSE_PATTERN, COLLAPSE_REPLACEMENT, STEM_LENGTH, STOPWORDS
+from core.mongolian import CHAR_MAPPINGS, COLLAPSE_PATTERN, COLLAPSE_REPLACEMENT, STEM_LENGTH, STOPWORDS
 
 # es_extra for SearchFields: a suffix-tolerant "<field>.stem" sub-field.
 STEM_SUBFIELD = {"fields": {"stem": {"type": "text", "analyzer": "mn_stem"}}}
@@ -69,7 +69,7 @@ def index_settings() -> dict:
                     # Stop words stay, since "ба" may be the start of "барилга".
                     "standard": _analyzer(),
                     "edgengram_analyzer": _analyzer("mn_edgengram"),
-                    # "<field>.stem": words cut to their first letters (search.mongolian.stem).
+                    # "<field>.stem": words cut to their first letters (core.mongolian.stem).
                     "mn_stem": _analyzer("mn_stop", "mn_collapse", "mn_stem"),
                 },
             }

@@ -1,6 +1,6 @@
 """What every JSON API of the site shares: the language of the answer and the shape of an error.
 
-A low-level helper like ``cms.languages``: it imports only Django, so any app's API views
+A low-level helper like ``core.languages``: it imports only Django, so any app's API views
 (``search.views``, ``form_builder.api``, ``plugins.views``) use it without importing each other.
 """
 

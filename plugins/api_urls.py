@@ -1,0 +1,9 @@
+"""Headless API routes of the agency integrations (mounted under ``/api/v1/`` by ``cms.urls``)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("submissions/<str:tracking_code>/status", views.status_callback, name="api_submission_status_callback"),
+]
