@@ -6,6 +6,7 @@ from wagtail.fields import RichTextField
 from wagtail.models import Page
 
 from core.languages import CatalogPageManager, FallbackRoutingMixin
+from service_pages.models import Category, ServicePage
 
 
 class HomePage(FallbackRoutingMixin, Page):
@@ -27,8 +28,6 @@ class HomePage(FallbackRoutingMixin, Page):
         verbose_name = _("home page")
 
     def get_context(self, request, *args, **kwargs):
-        from service_pages.models import Category, ServicePage
-
         context = super().get_context(request, *args, **kwargs)
         context["categories"] = Category.objects.all()
         context["service_count"] = ServicePage.objects.live().canonical().count()

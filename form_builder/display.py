@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from service_pages.models import Aimag, Soum
+
 from .spec import Field, FormSpec, localized
 
 
@@ -19,8 +21,6 @@ class AnswerRow:
 
 
 def _place_text(value: dict) -> str:
-    from service_pages.models import Aimag, Soum
-
     aimag = Aimag.objects.filter(code=value.get("aimag")).values_list("name_mn", flat=True).first()
     soum = Soum.objects.filter(code=value.get("soum")).values_list("name_mn", flat=True).first()
     return ", ".join(part for part in (aimag, soum, value.get("bag")) if part)

@@ -33,6 +33,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from service_pages.models import Aimag, Soum
+
 from . import validators
 from .uploads import ContentTypeValidator
 
@@ -616,14 +618,10 @@ BAG_MAX_LENGTH = 100
 
 
 def _aimag_choices():
-    from service_pages.models import Aimag
-
     return [("", "---------"), *Aimag.objects.values_list("code", "name_mn")]
 
 
 def _soum_choices():
-    from service_pages.models import Soum
-
     groups: dict[str, list] = {}
     for code, name, aimag_name in Soum.objects.values_list("code", "name_mn", "aimag__name_mn"):
         groups.setdefault(aimag_name, []).append((code, name))
@@ -696,8 +694,6 @@ class PlaceField(forms.MultiValueField):
     def compress(self, data_list):
         if not data_list:
             return None
-        from service_pages.models import Aimag, Soum
-
         aimag_code, soum_code, bag = data_list
         if not Aimag.objects.filter(code=aimag_code).exists():
             raise ValidationError(self.error_messages["invalid_aimag"], code="invalid_aimag")

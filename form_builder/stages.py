@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from service_pages.governance import deciding_agency_code
+from service_pages.models import Agency
 
 from .models import Status, Submission, SubmissionEvent
 from .signals import stage_started
@@ -89,8 +90,6 @@ def mark_delivered(submission_id: int, *, unless=None) -> bool:
 
 def stage_rows(submission: Submission) -> list[dict]:
     """Each stage for the tracking page: agency, state, start and end dates."""
-    from service_pages.models import Agency
-
     codes = submission.stage_agencies or []
     if len(codes) < 2:
         return []

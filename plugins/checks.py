@@ -7,6 +7,8 @@ import logging
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from form_builder.submissions import Refused
+
 from .exceptions import PluginUnavailable
 from .models import configs_for
 
@@ -28,8 +30,6 @@ class BilingualMessage:
 
 
 def run_pre_submit_checks(sender=None, application=None, answers=None, **kwargs):
-    from form_builder.submissions import Refused
-
     for config in configs_for(application.service, "pre_submit"):
         plugin = config.plugin
         try:

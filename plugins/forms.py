@@ -16,6 +16,8 @@ from django.forms.utils import pretty_name
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
+from service_pages.models import ServicePage
+
 from .base import is_secret_option
 from .models import PluginConfig
 from .registry import register
@@ -68,8 +70,6 @@ class PluginConfigForm(WagtailAdminModelForm):
         # A service's configuration belongs to its original (Mongolian) page: submissions and
         # deliveries refer to the original whatever language the citizen applied in.
         if "service" in self.fields:
-            from service_pages.models import ServicePage
-
             self.fields["service"].queryset = ServicePage.objects.canonical()
             self.fields["service"].help_text = _("The service's original (Mongolian) page; it applies to its translations too.")
         # The plugin is fixed by the page (the views' ?plugin=): never taken from the posted data.

@@ -16,12 +16,10 @@ from wagtail.models import Orderable
 from wagtail.snippets.models import register_snippet
 
 from core.mongolian import skeleton
+from service_pages.models import ServicePage
 
 if TYPE_CHECKING:
     from search.params import Query
-    from service_pages.models import ServicePage
-
-
 class Synonym(models.Model):
     """Terms that mean the same to citizens, e.g. "ДАН, нэвтрэх" or "паспорт, гадаад паспорт"."""
 
@@ -84,8 +82,6 @@ class BestBet(ClusterableModel):
         An editor may have picked a service's English page in the chooser: it stands for its
         original (search results are originals; the page view links to the reader's language).
         """
-        from service_pages.models import ServicePage
-
         key = skeleton(q)
         if not key:
             return []

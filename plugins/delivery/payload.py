@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from form_builder.models import Submission
+
 from ..models import Delivery
 
 
@@ -84,8 +86,6 @@ def load_submissions(ids) -> dict:
 
     Operator and office are joined only when there are any (most submissions are citizens' own).
     """
-    from form_builder.models import Submission
-
     return Submission.objects.select_related("form_version__definition", "agency").in_bulk(list(ids))
 
 

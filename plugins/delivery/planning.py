@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from service_pages.models import Agency
+
 from ..models import Delivery, configs_for
 from .wakeup import wake_after_commit
 
@@ -16,8 +18,6 @@ from .wakeup import wake_after_commit
 def plan_deliveries(sender=None, submission=None, stage=1, **kwargs) -> list[Delivery]:
     """One delivery per target of the stage's agency (stage 1: at submission; later stages when the
     previous agency completes theirs, via ``form_builder.signals.stage_started``)."""
-    from service_pages.models import Agency
-
     service = submission.service
     agency = Agency.objects.filter(code=submission.current_stage_agency_code).first() or submission.agency
     configs = configs_for(service, "delivery", agency=agency) if service is not None else []
