@@ -7,11 +7,15 @@ from wagtail.documents import urls as wagtaildocs_urls
 
 from cms.health import healthz
 from cms.media import public_media
+from cms.sitemaps import robots_txt, sitemap_index, sitemap_section
 from search import views as search_views
 from service_pages.reports import report_urls
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("robots.txt", robots_txt, name="robots_txt"),
+    path("sitemap.xml", sitemap_index, name="sitemap"),
+    path("sitemap-<int:number>.xml", sitemap_section, name="sitemap_section"),
     path("api/v1/services/search", search_views.api_search, name="api_search"),
     path("api/v1/services/autocomplete", search_views.api_autocomplete, name="search_autocomplete"),
     path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),

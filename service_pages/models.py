@@ -19,7 +19,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Length, Substr
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import strip_tags
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminPageForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
@@ -567,6 +570,48 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     @property
     def document_list(self) -> list[str]:
         return [line.strip() for line in self.required_documents.splitlines() if line.strip()]
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["structured_data"] = self.structured_data(request)
+        return context
+
+    @property
+    def meta_description(self) -> str:
+        """The search-result snippet (``<meta name="description">``): the summary, else the start
+        of the description, at most 160 characters."""
+        text = self.summary or strip_tags(self.description or "")
+        return Truncator(" ".join(text.split())).chars(160)
+
+    def structured_data(self, request) -> dict:
+        """schema.org ``GovernmentService`` for search engines (JSON-LD on the service page)."""
+        page_url = request.build_absolute_uri(self.url) if self.url else ""
+        channels = []
+        for key, channel in CHANNELS.items():
+            if not getattr(self, channel.field):
+                continue
+            entry = {"@type": "ServiceChannel", "name": str(channel.label)}
+            if key == "online" and self.accepts_applications and self.is_public:
+                entry["serviceUrl"] = request.build_absolute_uri(reverse("form_start", args=[self.code]))
+            channels.append(entry)
+        place = self.soum or self.aimag
+        data = {
+            "@context": "https://schema.org",
+            "@type": "GovernmentService",
+            "name": self.title,
+            "identifier": self.code,
+            "description": self.meta_description,
+            "url": page_url,
+            "provider": {"@type": "GovernmentOrganization", "name": self.agency.name if self.agency_id else ""},
+            "areaServed": {"@type": "AdministrativeArea", "name": place.name if place else str(_("Mongolia"))},
+            "offers": {"@type": "Offer", "price": self.fee_mnt, "priceCurrency": "MNT"},
+            "availableChannel": channels,
+        }
+        if self.category_id:
+            data["serviceType"] = self.category.name
+        if self.processing_days:
+            data["processingTime"] = f"P{self.processing_days}D"
+        return data
 
     @property
     def channel_list(self) -> list[str]:
