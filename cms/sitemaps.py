@@ -91,7 +91,7 @@ def _cached_xml(request, name: str, render) -> HttpResponse:
     key = f"tumen:sitemap-xml:{_catalog_version()}:{request.scheme}://{request.get_host()}:{name}"
     content = cache.get(key)
     if content is None:
-        content = render()
+        content = render().encode()  # kept encoded: a file is megabytes, encoded once
         cache.set(key, content, CACHE_SECONDS)
     return HttpResponse(content, content_type="application/xml; charset=utf-8")
 
