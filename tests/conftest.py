@@ -20,6 +20,24 @@ from tests import gunicorn_site
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Files whose searches (API, page, autocomplete, facets, failover, analysis) go to the engine when
+# SEARCH_URL is set, though most of their tests also pass without one. Their tests get the
+# ``engine_path`` marker, so a run can pick "everything that talks to the engine": make test's
+# Elasticsearch run is ``-m "engine or engine_path"`` (the OpenSearch run takes every test).
+ENGINE_PATH_FILES = {
+    "test_engine.py",
+    "test_health.py",
+    "test_languages.py",
+    "test_mongolian.py",
+    "test_search.py",
+    "test_security_public.py",
+}
+
+
+def pytest_itemcollected(item):
+    if item.path.name in ENGINE_PATH_FILES:
+        item.add_marker(pytest.mark.engine_path)
+
 
 def _missing_services() -> dict[str, str]:
     missing = {}

@@ -1,7 +1,6 @@
 """Mongolian analysis: skeletons, stop words, stems, and the engine doing the same."""
 
 import copy
-import os
 import re
 import unicodedata
 import uuid
@@ -205,12 +204,13 @@ def engine_index():
     """A throw-away index with Tumen's analysis merged into modelsearch's defaults."""
     from modelsearch.backends.elasticsearchbase import ElasticsearchBaseSearchBackend
     from modelsearch.utils import deep_update
-    from opensearchpy import OpenSearch
+    from wagtail.search.backends import get_search_backend
 
-    client = OpenSearch(hosts=[os.environ["SEARCH_URL"]], timeout=30)
+    # The configured engine's client (opensearch-py for OpenSearch, elasticsearch for Elasticsearch).
+    client = get_search_backend().es
     name = f"tumen_s1_test_{uuid.uuid4().hex[:10]}"
     settings = deep_update(copy.deepcopy(ElasticsearchBaseSearchBackend.settings), index_settings())
-    client.indices.create(index=name, body=settings)
+    client.indices.create(index=name, body=settings, request_timeout=30)
     try:
         yield client, name
     finally:

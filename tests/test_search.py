@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -198,7 +199,8 @@ def test_search_page_bad_parameter_is_a_400_page(client):
 
 @pytest.mark.engine
 def test_the_site_keeps_answering_when_the_engine_is_down(client):
-    down = search_backends_setting("http://127.0.0.1:9", "opensearch2", "tumen_test", 1)
+    # The configured engine's own client meets the refused connection (opensearch-py or elasticsearch).
+    down = search_backends_setting("http://127.0.0.1:9", settings.SEARCH_BACKEND, "tumen_test", 1)
     with override_settings(WAGTAILSEARCH_BACKENDS=down):
         finder.reset_engine_state()
         body = client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()

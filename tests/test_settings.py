@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cms.env import database_config, env_bool, env_list
-from search.backends import redact_url, search_backends_setting
+from search.backends import engine_family, redact_url, search_backends_setting
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +22,7 @@ def test_no_search_url_means_the_database_backend():
     "name, module",
     [
         ("opensearch2", "wagtail.search.backends.opensearch2"),
+        ("elasticsearch7", "wagtail.search.backends.elasticsearch7"),
         ("elasticsearch8", "wagtail.search.backends.elasticsearch8"),
         ("elasticsearch9", "wagtail.search.backends.elasticsearch9"),
     ],
@@ -31,6 +32,14 @@ def test_search_backend_is_selectable(name, module):
     assert config["BACKEND"] == module
     assert config["URLS"] == ["http://127.0.0.1:9200"]
     assert config["INDEX_PREFIX"] == "tumen_"
+
+
+@pytest.mark.parametrize(
+    "name, family",
+    [("opensearch2", ("opensearch", 2)), ("elasticsearch7", ("elasticsearch", 7)), ("elasticsearch9", ("elasticsearch", 9))],
+)
+def test_engine_family_names_the_engine_and_major_version(name, family):
+    assert engine_family(name) == family
 
 
 def test_unknown_search_backend_is_refused_with_the_choices():

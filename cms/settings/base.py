@@ -195,8 +195,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
-        # The search client logs every request at INFO; keep only warnings.
+        # The search clients log every request at INFO; keep only warnings.
         "opensearch": {"level": "WARNING"},
+        "elasticsearch": {"level": "WARNING"},
         # Wagtail logs every page action at INFO; the audit log keeps them in the database.
         "wagtail": {"level": env_str("WAGTAIL_LOG_LEVEL", "WARNING")},
         "elastic_transport": {"level": "WARNING"},
