@@ -108,9 +108,11 @@ class CallbackView(OIDCAuthenticationCallbackView):
         verified = request.tumen_sign_in
         next_url = request.session.get(NEXT_SESSION_KEY)
         language = request.session.get(LANGUAGE_SESSION_KEY)
-        # Always login(): a new session key for the signed-in citizen (a different user before,
-        # staff say, loses that session entirely). Session fixation is impossible either way.
+        # A new session key at every sign-in: login() flushes the session of a different user
+        # (staff, say) and cycles an anonymous one's key, but keeps the key when the same user
+        # signs in again, so cycle it here too. Session fixation is impossible either way.
         auth.login(request, self.user, backend="citizens.oidc.NationalIdentityBackend")
+        request.session.cycle_key()
         remember(request, verified["identity"])
         request.session[ORGANISATIONS_SESSION_KEY] = verified["organisations"]
         request.session[ID_TOKEN_SESSION_KEY] = verified["id_token"]
