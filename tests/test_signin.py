@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from wagtail import hooks
 
-from citizens.identity import SESSION_KEY, Identity
+from citizens.identity import SESSION_KEY
 from citizens.models import CitizenAccount
 from form_builder.models import Source, Status, Submission
 from form_builder.submissions import application_for, submit
