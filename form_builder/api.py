@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -133,6 +134,9 @@ def create_submission(request, code):
         )
     service_code = application.service.code
     identity = applicant.applicant_of(request)  # a signed-in citizen's session (the website's own scripts)
+    if identity is not None and CsrfViewMiddleware(JsonResponse).process_view(request, None, (), {}) is not None:
+        # The session cookie speaks for the citizen: like any form of the site, it needs the CSRF token.
+        return error_response(403, "csrf_failed", _("Send the CSRF token (X-CSRFToken) with a signed-in session."))
     if identity is not None and isinstance(data, dict):
         locked = applicant.locked_answers(identity, application.version.spec)
         conflicts = applicant.conflicts(application.version.spec, data, locked)

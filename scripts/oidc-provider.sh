@@ -36,7 +36,9 @@ case "${1:-}" in
     manage migrate --noinput -v0
     manage dan_setup --client-id "$CLIENT_ID" --client-secret "$secret" \
       --redirect-uri "$TUMEN_URL/signin/callback/" --post-logout-uri "$TUMEN_URL/signout/done/" \
-      --post-logout-uri "$TUMEN_URL/en/signout/done/" > /dev/null
+      --post-logout-uri "$TUMEN_URL/en/signout/done/" --redirect-uri "${TUMEN_URL/127.0.0.1/localhost}/signin/callback/" \
+      --post-logout-uri "${TUMEN_URL/127.0.0.1/localhost}/signout/done/" \
+      --post-logout-uri "${TUMEN_URL/127.0.0.1/localhost}/en/signout/done/" > /dev/null
     (cd "$ROOT/scripts/oidc_provider" && exec setsid env -u DJANGO_SETTINGS_MODULE "$ROOT/.venv/bin/gunicorn" \
       --bind "127.0.0.1:$PORT" --workers 1 --threads 4 --access-logfile - dan.wsgi:application \
       >> "$LOG" 2>&1 < /dev/null) &

@@ -310,6 +310,22 @@ def test_the_api_refuses_a_different_locked_answer_for_a_signed_in_session(signi
     assert Client().post(url, {"data": general_answers()}, content_type="application/json").status_code == 201
 
 
+def test_the_api_needs_the_csrf_token_with_a_signed_in_session(signin_settings, service):
+    client = Client(enforce_csrf_checks=True)
+    assert sign_in(client).status_code == 302
+    client.get("/my/")  # a page with a form: the CSRF cookie
+    url = f"/api/v1/services/{service.code}/submissions"
+    data = {"data": general_answers(register_number=BOLD, last_name="Батбаяр", first_name="Болд")}
+    refused = client.post(url, data, content_type="application/json")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(url, data, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 201, accepted.content
+    # Without a citizen's session the API stays token-free (mobile app, kiosks).
+    anonymous = Client(enforce_csrf_checks=True)
+    assert anonymous.post(url, {"data": general_answers()}, content_type="application/json").status_code == 201
+
+
 # -- organisations -------------------------------------------------------------------------------
 
 
