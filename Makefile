@@ -11,7 +11,7 @@ ES_PORT ?= 9201
 .PHONY: help install migrate demo run serve worker lint test test-embedded test-services test-services-opensearch test-services-elasticsearch services-start services-stop messages clean
 
 help:
-	@echo "make run     - install, migrate, load the demo catalog, serve http://127.0.0.1:8000 (embedded: SQLite)"
+	@echo "make run     - install, migrate, load the demo catalog, serve http://127.0.0.1:8000 (embedded: SQLite) with the demo identity provider (citizen sign-in) on 127.0.0.1:9300"
 	@echo "make serve   - the same under gunicorn with WhiteNoise static files"
 	@echo "make test    - install, start OpenSearch, Elasticsearch 7 and PostgreSQL, run both test suites"
 	@echo "make worker  - run a django-tasks worker (background jobs) against the configured database"

@@ -52,3 +52,15 @@ def verified_identity(request) -> Identity | None:
     if not data:
         return None
     return Identity(**data)
+
+
+# The organisations the provider said the person may represent (``[{"register_number", "name"}]``),
+# kept beside the identity so the citizen can pick or change whom they act for.
+ORGANISATIONS_SESSION_KEY = "tumen_citizen_organisations"
+
+
+def organisations(request) -> list[dict]:
+    """The organisations the signed-in person may represent (empty for anyone else)."""
+    if verified_identity(request) is None:
+        return []
+    return list(request.session.get(ORGANISATIONS_SESSION_KEY, []))

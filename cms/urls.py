@@ -5,6 +5,7 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from citizens import views as citizens_views
 from cms.health import healthz
 from cms.media import public_media
 from cms.sitemaps import robots_txt, sitemap_index, sitemap_section
@@ -16,6 +17,8 @@ urlpatterns = [
     path("robots.txt", robots_txt, name="robots_txt"),
     path("sitemap.xml", sitemap_index, name="sitemap"),
     path("sitemap-<int:number>.xml", sitemap_section, name="sitemap_section"),
+    # The identity provider's answer: one redirect URI whatever the reader's language.
+    path("signin/callback/", citizens_views.callback, name="citizens_callback"),
     path("api/v1/services/search", search_views.api_search, name="api_search"),
     path("api/v1/services/autocomplete", search_views.api_autocomplete, name="search_autocomplete"),
     path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),
@@ -37,6 +40,7 @@ if settings.DEBUG:
 # Public pages: Mongolian (the default) without a prefix, English under /en/.
 urlpatterns += i18n_patterns(
     path("search/", search_views.search_page, name="search"),
+    path("", include("citizens.urls")),
     path("", include("form_builder.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=False,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.api import api_language, error_response
 from service_pages.models import ServicePage
 
-from . import ratelimit
+from . import applicant, ratelimit
 from .models import Source, Submission, normalize_tracking_code
 from .submissions import InvalidSubmission, ServiceUnavailable, application_for, errors_as_json, submit
 
@@ -132,11 +133,22 @@ def create_submission(request, code):
             _('Send a JSON object {"data": {...}}, or multipart/form-data with a "data" part and one file per question.'),
         )
     service_code = application.service.code
+    identity = applicant.applicant_of(request)  # a signed-in citizen's session (the website's own scripts)
+    if identity is not None and CsrfViewMiddleware(JsonResponse).process_view(request, None, (), {}) is not None:
+        # The session cookie speaks for the citizen: like any form of the site, it needs the CSRF token.
+        return error_response(403, "csrf_failed", _("Send the CSRF token (X-CSRFToken) with a signed-in session."))
+    if identity is not None and isinstance(data, dict):
+        locked = applicant.locked_answers(identity, application.version.spec)
+        conflicts = applicant.conflicts(application.version.spec, data, locked)
+        if conflicts:
+            return JsonResponse({"errors": errors_as_json(conflicts)}, status=400)
+        data = {**data, **locked}
     try:
         submission = submit(
             application,
             data,
             files,
+            applicant=identity,
             source=Source.API,
             language=translation.get_language(),
             admit=lambda: ratelimit.count_for_service(service_code),

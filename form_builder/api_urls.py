@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, operator_views, statistics_views
+from . import api, my_views, operator_views, statistics_views
 
 urlpatterns = [
     path("services/<str:code>/form", api.service_form, name="api_service_form"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("submissions/<str:tracking_code>", api.submission_status, name="api_submission_status"),
     path("statistics", statistics_views.api_statistics, name="api_statistics"),
     path("operator/submissions", operator_views.api_queue, name="api_operator_submissions"),
+    path("my/submissions", my_views.api_my_submissions, name="api_my_submissions"),
 ]

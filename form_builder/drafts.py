@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from service_pages.models import ServicePage
 
-from . import ratelimit
+from . import applicant, ratelimit
 from .models import Draft
 from .spec import FormSpec
 from .submissions import Application, ServiceUnavailable, application_for, file_limit_errors, store_upload
@@ -144,6 +144,9 @@ class StepOutcome:
 def save_step(request, service, application: Application, draft: Draft | None, index: int, posted: dict, files: dict) -> StepOutcome:
     """Validate one step's posted answers and files and keep what is valid in the draft.
 
+    A signed-in citizen's verified answers (:mod:`form_builder.applicant`) replace whatever was
+    posted for them, and are kept in the draft on every step.
+
     Keeps what is valid even when something else on the step is not: a citizen who fixes one
     answer must not have to attach the file again. Only files of questions shown on this step are
     kept, and the file limits count the whole application. Uploads and new drafts cost storage (a
@@ -154,6 +157,9 @@ def save_step(request, service, application: Application, draft: Draft | None, i
     spec: FormSpec = application.version.spec
     language = translation.get_language()
     answers = dict(draft.data) if draft else {}
+    # A signed-in citizen's verified answers win over anything posted (a crafted POST included).
+    locked = applicant.locked_for(request, spec)
+    posted = {**posted, **locked}
     stored = {key: value for key, value in answers.items() if key in {f.key for f in spec.file_fields()}}
     if files or draft is None:
         verdict = ratelimit.check_client(request)
@@ -185,6 +191,7 @@ def save_step(request, service, application: Application, draft: Draft | None, i
         stored_file = store_upload(upload, key, draft=draft)
         stored_file.save()
         data[key] = stored_file.metadata()
+    data.update(locked)
     draft.data = data
     return StepOutcome(draft, errors=errors)
 

@@ -345,6 +345,11 @@ class Submission(models.Model):
     source = models.CharField(_("channel"), max_length=16, choices=Source.choices, default=Source.WEB)
     language = models.CharField(_("language"), max_length=8, default="mn")
     applicant_register_number = models.CharField(_("applicant's register number"), max_length=10, blank=True, db_index=True)
+    # A citizen signed in through the national identity service (ДАН): who they are as it verified
+    # them (citizens.identity.Identity, and the organisation they acted for); empty otherwise.
+    verified_identity = models.JSONField(
+        _("verified identity"), default=dict, blank=True, help_text=_("The signed-in applicant as the national identity service verified them.")
+    )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

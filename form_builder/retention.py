@@ -10,7 +10,7 @@ closed again. An application the plugins app still has to deliver (a delivery pe
 retrying) is held back (:data:`form_builder.signals.retention_hold`), so an agency never receives
 an anonymised record.
 
-**What goes.** The answers, the citizen's identity block, the consent proof and the applicant's
+**What goes.** The answers, the citizen's identity block (and the verified identity of a signed-in applicant), the consent proof and the applicant's
 register number are replaced by :data:`ANONYMISED`; the operator link is cleared; the uploaded
 files are deleted from disk and their rows removed; the staff and public messages of status
 changes are blanked; expired drafts and their files are deleted (as ``purge_expired_drafts``
@@ -161,7 +161,7 @@ def anonymise_batch(ids: list[int], now=None) -> Counter:
             .update(message="", public_message="")
         )
         counts["form_builder.Submission"] = Submission.objects.filter(pk__in=ids, anonymised_at__isnull=True).update(
-            data=ANONYMISED, citizen=ANONYMISED, consent=ANONYMISED, applicant_register_number="", operator=None, anonymised_at=now
+            data=ANONYMISED, citizen=ANONYMISED, consent=ANONYMISED, verified_identity=ANONYMISED, applicant_register_number="", operator=None, anonymised_at=now
         )
         for _receiver, response in personal_data_purged.send(sender=Submission, submission_ids=ids):
             counts.update(response or {})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -184,6 +184,7 @@ def submit(
     draft: Draft | None = None,
     operator=None,
     citizen: dict | None = None,
+    applicant=None,
     consent: dict | None = None,
     office_soum=None,
     office_aimag=None,
@@ -195,6 +196,10 @@ def submit(
     ``admit()``, if given, is called once the answers are valid, before the agency's checks and
     before anything is stored; it refuses by raising. The API counts the per-service rate limit
     there, so requests with invalid answers never use up a service's allowance.
+
+    ``applicant``: the signed-in citizen's verified :class:`citizens.identity.Identity`; the
+    application is then theirs (or their organisation's, ``Identity.applicant_register_number``)
+    whatever the answers say, and the identity is kept in ``Submission.verified_identity``.
     """
     files = {key: upload for key, upload in (files or {}).items() if upload is not None}
     stored_files = {}
@@ -231,8 +236,10 @@ def submit(
                 data=answers,
                 source=source,
                 language=(language or translation.get_language() or "mn")[:8],
-                applicant_register_number=(citizen or {}).get("register_number")
+                applicant_register_number=(applicant.applicant_register_number if applicant is not None else "")
+                or (citizen or {}).get("register_number")
                 or applicant_register_number(application.version, answers),
+                verified_identity=asdict(applicant) if applicant is not None else {},
                 operator=operator,
                 citizen=citizen or {},
                 consent=consent or {},

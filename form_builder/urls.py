@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import operator_views, statistics_views, views
+from . import my_views, operator_views, statistics_views, views
 
 urlpatterns = [
     path("apply/<str:code>/", views.start, name="form_start"),
@@ -19,6 +19,9 @@ urlpatterns = [
     path("operator/search/", operator_views.search, name="operator_search"),
     path("operator/apply/<str:code>/", operator_views.start, name="operator_start"),
     path("track/", views.track, name="track"),
+    path("my/", my_views.my_applications, name="my_applications"),
+    path("my/<str:tracking_code>/", my_views.my_application, name="my_application"),
+    path("my/<str:tracking_code>/receipt/", my_views.my_receipt, name="my_receipt"),
     path("statistics/", statistics_views.processing_statistics, name="processing_statistics"),
     path("track/<str:tracking_code>/", views.track_status, name="track_status"),
 ]

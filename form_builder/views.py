@@ -14,19 +14,20 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.forms.utils import ErrorDict, ErrorList
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import drafts, ratelimit
+from . import applicant, drafts, ratelimit
 from .api import find_submission
 from .display import answer_rows
 from .drafts import SESSION_DRAFTS, SESSION_RECEIPTS
 from .models import Draft, Source, Status, Submission, normalize_tracking_code
+from .my_views import receipt_response
 from .operator_views import consent_context, consent_proof, send_consent_code, validate_operator
 from .spec import FormSpec, localized
 from .submissions import (
@@ -53,18 +54,26 @@ def start_again(request, code):
     return redirect(drafts.step_url(service, 0))
 
 
-def _step_form(spec: FormSpec, index: int, answers: dict, *, data=None, files=None, errors=None, language=None):
-    """A Django form for rendering one step (validation is the spec's, not this form's)."""
+def _step_form(spec: FormSpec, index: int, answers: dict, *, data=None, files=None, errors=None, language=None, locked=()):
+    """A Django form for rendering one step (validation is the spec's, not this form's).
+
+    ``locked``: keys of answers the identity service verified, shown but not editable.
+    """
     form = forms.Form(data=data, files=files, prefix=None)
     for spec_field in spec.steps[index].fields:
         if not spec_field.has_answer:
             continue
         field = spec_field.form_field(answers, language)
+        if spec_field.key in locked:
+            if isinstance(field.widget, forms.widgets.Input):
+                field.widget.attrs.update(readonly=True, **{"class": "locked-answer"})
+            else:
+                field.disabled = True
         if spec_field.type == "file":
             field.widget = forms.FileInput(attrs=field.widget.attrs)
             field.required = field.required and spec_field.key not in answers
         field.initial = answers.get(spec_field.key)
-        field.widget.attrs["aria-describedby"] = f"help-{spec_field.key}"
+        field.widget.attrs["aria-describedby"] = f"help-{spec_field.key}" + (f" locked-{spec_field.key}" if spec_field.key in locked else "")
         form.fields[spec_field.key] = field
     if data is not None:
         form._errors = ErrorDict({key: ErrorList(problems) for key, problems in (errors or {}).items()})
@@ -72,14 +81,14 @@ def _step_form(spec: FormSpec, index: int, answers: dict, *, data=None, files=No
     return form
 
 
-def _posted_values(spec: FormSpec, index: int, request, answers: dict, language) -> dict:
+def _posted_values(spec: FormSpec, index: int, post, answers: dict, language) -> dict:
     """Raw answers of one step from the POST, read through each field's own widget."""
     values = {}
     for spec_field in spec.steps[index].fields:
         if not spec_field.has_answer or spec_field.type == "file":
             continue
         widget = spec_field.form_field(answers, language).widget
-        values[spec_field.key] = widget.value_from_datadict(request.POST, request.FILES, spec_field.key)
+        values[spec_field.key] = widget.value_from_datadict(post, {}, spec_field.key)
     return values
 
 
@@ -129,18 +138,22 @@ def step(request, code, number):
     spec = application.version.spec
     language = translation.get_language()
     index = number - 1
-    answers = dict(draft.data) if draft else {}
+    locked = applicant.locked_for(request, spec)
+    answers = {**(draft.data if draft else {}), **locked}
     if not 0 <= index < len(spec.steps) or index not in spec.active_steps(answers):
         return redirect(drafts.step_url(service, draft.step if draft else 0))
 
     if request.method == "GET":
-        form = _step_form(spec, index, answers, language=language)
-        return _render_step(request, service, application, draft, index, form)
+        form = _step_form(spec, index, answers, language=language, locked=locked)
+        return _render_step(request, service, application, draft, index, form, locked=locked)
 
     if request.POST.get(HONEYPOT):
         return render(request, "form_builder/refused.html", {"service": service}, status=400)
     action = request.POST.get("action", "next")
-    posted = _posted_values(spec, index, request, answers, language)
+    post = request.POST.copy()
+    for key, value in locked.items():  # what the page shows again is the verified value
+        post[key] = value
+    posted = _posted_values(spec, index, post, answers, language)
     files = {
         f.key: request.FILES[f.key] for f in spec.steps[index].fields if f.type == "file" and f.key in request.FILES
     }
@@ -151,8 +164,8 @@ def step(request, code, number):
     if errors and action == "next":
         draft.step = index
         drafts.touch(draft)
-        form = _step_form(spec, index, data, data=request.POST, files=request.FILES, errors=errors, language=language)
-        return _render_step(request, service, application, draft, index, form, status=400)
+        form = _step_form(spec, index, data, data=post, files=request.FILES, errors=errors, language=language, locked=locked)
+        return _render_step(request, service, application, draft, index, form, status=400, locked=locked)
 
     following = _next_step(spec, data, index)
     if action == "back":
@@ -175,7 +188,7 @@ def step(request, code, number):
     return redirect(drafts.step_url(service, following))
 
 
-def _render_step(request, service, application, draft, index, form, status=200):
+def _render_step(request, service, application, draft, index, form, status=200, locked=()):
     spec = application.version.spec
     language = translation.get_language()
     step_spec = spec.steps[index]
@@ -187,6 +200,7 @@ def _render_step(request, service, application, draft, index, form, status=200):
             "label": localized(spec_field.label, language),
             "help_text": localized(spec_field.help_text, language),
             "show_if": spec_field.show_if,
+            "locked": spec_field.key in locked,
         }
         if spec_field.has_answer:
             item["bound"] = form[spec_field.key]
@@ -234,11 +248,13 @@ def review(request, code):
         return drafts.unavailable(request, service, error)
     spec = application.version.spec
     file_keys = {f.key for f in spec.file_fields()}
-    data = {key: value for key, value in draft.data.items() if key not in file_keys}
+    operator_mode = draft.operator_id is not None
+    identity = None if operator_mode else applicant.applicant_of(request)
+    # The verified answers, whatever the draft holds (it may have been started before signing in).
+    data = {key: value for key, value in draft.data.items() if key not in file_keys} | applicant.locked_answers(identity, spec)
     stored = {key: value for key, value in draft.data.items() if key in file_keys}
     answers, errors = spec.validate(data, stored_files=stored)
     status = 200
-    operator_mode = draft.operator_id is not None
     consent_message = None
     retry_after = 0
     extra = {}
@@ -271,6 +287,8 @@ def review(request, code):
             return drafts.throttled(request, service, verdict)
         try:
             extra.setdefault("source", Source.WEB)
+            if identity is not None:
+                extra["applicant"] = identity
             submission = submit(application, data, draft=draft, language=translation.get_language(), **extra)
         except InvalidSubmission as invalid:
             errors = invalid.errors
@@ -340,24 +358,7 @@ def receipt(request, tracking_code):
 @never_cache
 def receipt_download(request, tracking_code):
     """The receipt as a plain-text file the citizen keeps (printing the page is the other way)."""
-    submission = _own_submission(request, tracking_code)
-    rows = answer_rows(submission.spec, submission.data, translation.get_language())
-    lines = [
-        _("Application receipt"),
-        "",
-        f"{_('Tracking code')}: {submission.tracking_code}",
-        f"{_('Service')}: {submission.service_title} ({submission.service_code})",
-        f"{_('Agency')}: {submission.agency.name_mn if submission.agency else ''}",
-        f"{_('Submitted')}: {timezone.localtime(submission.submitted_at):%Y-%m-%d %H:%M}",
-        f"{_('Follow its status at')}: {request.build_absolute_uri(reverse('track_status', args=[submission.tracking_code]))}",
-        "",
-        *[f"{row.label}: {row.text}" for row in rows],
-        "",
-    ]
-    response = HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{submission.tracking_code}.txt"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return receipt_response(request, _own_submission(request, tracking_code))
 
 
 # -- save and resume ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import gunicorn_site
+from tests import gunicorn_site, oidc_provider as oidc_provider_support
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -103,7 +103,30 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_site(tmp_path_factory):
+def oidc_provider(tmp_path_factory):
+    """The demo national identity provider (a real OpenID Connect provider, scripts/oidc_provider/)
+    on a free loopback port, with its fault accounts; stopped at the end of the session."""
+    provider = oidc_provider_support.start(tmp_path_factory.mktemp("oidc-provider"), _free_port())
+    yield provider
+    provider.process.terminate()
+    provider.process.wait(timeout=30)
+
+
+@pytest.fixture
+def signin_settings(settings, oidc_provider):
+    """Tumen configured to sign citizens in at ``oidc_provider``."""
+    from citizens.oidc import forget_metadata
+
+    settings.TUMEN_OIDC_ISSUER = oidc_provider.issuer
+    settings.TUMEN_OIDC_CLIENT_ID = oidc_provider.client_id
+    settings.TUMEN_OIDC_CLIENT_SECRET = oidc_provider.client_secret
+    forget_metadata()
+    yield oidc_provider
+    forget_metadata()
+
+
+@pytest.fixture(scope="session")
+def live_site(tmp_path_factory, oidc_provider):
     """A real gunicorn serving the demo catalog on a free loopback port (embedded mode).
 
     Prepared like `make serve` does it (migrate, load the demo, collectstatic),
@@ -121,6 +144,10 @@ def live_site(tmp_path_factory):
         # The administrator of the admin browser tests (tests/test_csp.py), made by ensure_admin.
         "ADMIN_USERNAME": "live-admin",
         "ADMIN_PASSWORD": "live-admin-pw",
+        # Citizens sign in at the demo identity provider (tests/test_signin.py's browser test).
+        "TUMEN_OIDC_ISSUER": oidc_provider.issuer,
+        "TUMEN_OIDC_CLIENT_ID": oidc_provider.client_id,
+        "TUMEN_OIDC_CLIENT_SECRET": oidc_provider.client_secret,
     }
     commands = (
         ["migrate", "--noinput", "-v0"],

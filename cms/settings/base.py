@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "wagtail.contrib.settings.context_processors.settings",
+                "citizens.context_processors.citizen",
             ],
         },
     },
@@ -280,6 +281,30 @@ TUMEN_CONSENT_CODES_PER_PHONE = env_str("TUMEN_CONSENT_CODES_PER_PHONE", "3/15m"
 TUMEN_CONSENT_CODES_PER_OPERATOR = env_str("TUMEN_CONSENT_CODES_PER_OPERATOR", "50/d")
 LOGIN_URL = "wagtailadmin_login"
 
+# --- Citizen sign-in: the national identity provider (ДАН) over OpenID Connect (citizens.oidc) ---
+# Empty issuer: no sign-in (everyone applies anonymously). The endpoints come from the issuer's
+# discovery document; `make run` points these at the demo provider (scripts/oidc-provider.sh).
+TUMEN_OIDC_ISSUER = env_str("TUMEN_OIDC_ISSUER", "")
+TUMEN_OIDC_CLIENT_ID = env_str("TUMEN_OIDC_CLIENT_ID", "")
+TUMEN_OIDC_CLIENT_SECRET = env_str("TUMEN_OIDC_CLIENT_SECRET", "")
+TUMEN_OIDC_SCOPES = env_str("TUMEN_OIDC_SCOPES", "openid profile phone register_number")
+# Seconds per request to the provider (discovery, token, keys, userinfo).
+TUMEN_OIDC_TIMEOUT = env_int("TUMEN_OIDC_TIMEOUT", 5)
+# Where a citizen lands after signing in when no page asked for it (a URL name).
+TUMEN_CITIZEN_HOME = "my_applications"
+# Staff sign in with a password (ModelBackend); citizens only through the provider, as users with
+# no password, no groups and never staff (citizens.models.CitizenAccount).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "citizens.oidc.NationalIdentityBackend"]
+# mozilla-django-oidc: authorization code flow with PKCE (S256), state and nonce; RS256 ID tokens.
+OIDC_RP_CLIENT_ID = TUMEN_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = TUMEN_OIDC_CLIENT_SECRET
+OIDC_RP_SCOPES = TUMEN_OIDC_SCOPES
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = TUMEN_OIDC_TIMEOUT
+OIDC_AUTHENTICATION_CALLBACK_URL = "citizens_callback"
+
 # --- Security headers (cms/security_headers.py) ------------------------------
 # Content-Security-Policy through django-csp: a strict policy for the public site and the API, a
 # looser one (Wagtail's inline styles) under /admin/. TUMEN_CSP_REPORT_ONLY=true sends both as
@@ -292,6 +317,12 @@ TUMEN_CSP_REPORT_URI = env_str("TUMEN_CSP_REPORT_URI", "")
 _public_csp = {
     "DIRECTIVES": security_headers.directives_with_report_uri(security_headers.PUBLIC_DIRECTIVES, TUMEN_CSP_REPORT_URI)
 }
+if TUMEN_OIDC_ISSUER:
+    # Signing out is a form posted here that redirects to the provider's end-session endpoint.
+    from urllib.parse import urlsplit  # noqa: E402
+
+    _issuer = urlsplit(TUMEN_OIDC_ISSUER)
+    _public_csp["DIRECTIVES"]["form-action"] = [*_public_csp["DIRECTIVES"]["form-action"], f"{_issuer.scheme}://{_issuer.netloc}"]
 CONTENT_SECURITY_POLICY = None if TUMEN_CSP_REPORT_ONLY else _public_csp
 CONTENT_SECURITY_POLICY_REPORT_ONLY = _public_csp if TUMEN_CSP_REPORT_ONLY else None
 TUMEN_ADMIN_CONTENT_SECURITY_POLICY = {
