@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "service_pages",
     "form_builder",
     "search",
+    "documents",
     "plugins",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -278,6 +279,17 @@ TUMEN_CONSENT_CODES_PER_DRAFT = env_str("TUMEN_CONSENT_CODES_PER_DRAFT", "3/15m"
 TUMEN_CONSENT_CODES_PER_PHONE = env_str("TUMEN_CONSENT_CODES_PER_PHONE", "3/15m")
 TUMEN_CONSENT_CODES_PER_OPERATOR = env_str("TUMEN_CONSENT_CODES_PER_OPERATOR", "50/d")
 LOGIN_URL = "wagtailadmin_login"
+
+# --- Issued documents (documents, plugins' reference sources) --------------------------------
+# The site's public address, printed on documents and in their QR codes (".../verify/<code>/").
+# Empty: WAGTAILADMIN_BASE_URL.
+TUMEN_PUBLIC_URL = env_str("TUMEN_PUBLIC_URL", "")
+# Lookups of /verify/<code>/ and /api/v1/documents/<code>/verify per client address.
+TUMEN_RATE_VERIFY = env_str("TUMEN_RATE_VERIFY", "60/m")
+# The one deadline (seconds) of an agency's reference source while a citizen or an operator waits.
+TUMEN_REFERENCE_TIMEOUT = float(env_str("TUMEN_REFERENCE_TIMEOUT", "5"))
+# References a signed-in citizen (or an operator) may request ("<count>/<period>", "0" = off).
+TUMEN_RATE_REFERENCES = env_str("TUMEN_RATE_REFERENCES", "20/h")
 
 # --- Security headers (cms/security_headers.py) ------------------------------
 # Content-Security-Policy through django-csp: a strict policy for the public site and the API, a
