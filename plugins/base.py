@@ -72,6 +72,7 @@ class StatusUpdate:
     status: str
     message: str = ""  # the agency's note for staff: never shown publicly
     public_message: str = ""  # for the citizen (e.g. the reason of a rejection), on the tracking page
+    document: dict | None = None  # an optional result document (plugins.result_documents), as sent
 
 
 class NoOptions(forms.Form):
