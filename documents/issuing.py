@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 
 from .content import DocumentContent
 from .models import IssuedDocument, new_verification_code
-from .pdf import Stamp, append_verification_page, render_document
+from .pdf import InvalidPdf, Stamp, append_verification_page, render_document
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def issue(*, kind: str, service, agency, holder: Holder, key: str, content: Docu
           in_person: dict | None = None, operator_line: str = "", submission=None) -> tuple[IssuedDocument, bool]:  # fmt: skip
     """Issue one document; ``(document, created)``. Give ``content`` (rendered here) or
     ``agency_pdf`` (an agency's PDF, which gets a verification page; ``title_mn`` names it).
-    Raises ``pdf.InvalidPdf`` for an unreadable agency PDF; nothing is stored then."""
+    Raises ``pdf.InvalidPdf`` for an unreadable agency PDF or content that cannot be rendered;
+    nothing is stored then."""
     found = existing(key)
     if found is not None:
         return found, False
@@ -83,7 +84,11 @@ def issue(*, kind: str, service, agency, holder: Holder, key: str, content: Docu
     issued_at = timezone.now()
     stamp = _stamp(service, agency, holder, code, issued_at, operator_line)
     if content is not None:
-        data = render_document(content, stamp)
+        try:
+            data = render_document(content, stamp)
+        except Exception:  # text fpdf2 cannot lay out: a clear refusal, never a half-issued document
+            logger.exception("the %s document of %s could not be rendered", kind, agency.code)
+            raise InvalidPdf("the document cannot be rendered") from None
         title_mn, title_en, valid_until = content.title_mn, content.title_en, content.valid_until
     else:
         data = append_verification_page(agency_pdf or b"", stamp, title_mn, title_en)
