@@ -13,7 +13,13 @@ verified identity in the session), and starts gunicorn (``gunicorn.conf.py``, ``
    ``POST /references/DEMO-00008/`` (a new request token) from one of the sessions, then the
    ``GET`` of the issued page's PDF: the time from the moment the schedule meant to send it to
    the last byte of the PDF (so a client or server falling behind shows in the figures);
-2. verify: ``GET /verify/<code>/`` of the issued codes, open loop at ``--verify-rate``.
+2. verify: ``GET /verify/<code>/`` of the issued codes, open loop at ``--verify-rate``;
+3. baseline, in the same run: ``GET /healthz`` (no database work) at ``--verify-rate``, so the
+   machine's own noise is seen beside the figures (the machine is shared).
+
+Each phase also prints the server's CPU per request (the gunicorn processes' user + system time
+from /proc, divided by the requests): a cost figure that other load on the machine barely moves,
+and the machine's load average.
 
 Afterwards it checks in the database that every reference answered is stored once with its
 file. Prints p50/p95/p99 and the goals (p95 <= 300 ms for a reference at 20/s with a 50 ms
@@ -177,6 +183,37 @@ def open_loop(rate: float, duration: float, job, workers: int):
     return latencies, errors, results
 
 
+def server_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in gunicorn's process group (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # the fields after "(comm)": state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def measured(label, pgid, rate, duration, job, workers, goal_ms=None):
+    cpu_before, load_before = server_cpu_seconds(pgid), os.getloadavg()[0]
+    latencies, errors, results = open_loop(rate, duration, job, workers)
+    cpu = server_cpu_seconds(pgid) - cpu_before
+    p95 = percentile(latencies, 95)
+    goal = f"  (goal p95 <= {goal_ms} ms: {'met' if p95 <= goal_ms else 'NOT met'})" if goal_ms else ""
+    print(f"\n{label}: {len(latencies)} at {rate:g}/s for {duration:g} s, {len(errors)} failed; load average {load_before:.1f}")
+    print(f"  latency: p50 {percentile(latencies, 50):.1f} ms, p95 {p95:.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
+          f"max {max(latencies or [0]):.1f} ms{goal}")  # fmt: skip
+    print(f"  server CPU: {1000 * cpu / max(1, len(latencies)):.1f} ms per request")
+    if errors:
+        print("  errors:", errors[:5])
+    return latencies, errors, results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
@@ -253,35 +290,28 @@ def main():
                 return session.get_reference(f"bench-{n:06d}-{time.time_ns()}")
 
         open_loop(args.rate, 3, reference, workers=len(sessions))  # warm-up: every worker renders once
-        latencies, errors, codes = open_loop(args.rate, args.duration, reference, workers=len(sessions))
-        p95 = percentile(latencies, 95)
-        print(f"\nreferences: {len(latencies)} issued at {args.rate:g}/s for {args.duration:g} s, {len(errors)} failed")
-        print(f"  latency (POST + PDF download): p50 {percentile(latencies, 50):.0f} ms, p95 {p95:.0f} ms, "
-              f"p99 {percentile(latencies, 99):.0f} ms, max {max(latencies or [0]):.0f} ms  "
-              f"(goal p95 <= 300 ms: {'met' if p95 <= 300 else 'NOT met'})")  # fmt: skip
-        if errors:
-            print("  errors:", errors[:5])
-            failed = True
-
+        _lat, errors, codes = measured("references (POST + PDF download)", server.pid, args.rate, args.duration, reference,
+                                       len(sessions), goal_ms=300)  # fmt: skip
+        failed = bool(errors)
         verifier = threading.local()
 
-        def verify(n):
+        def get(path, check=b""):
             connection = getattr(verifier, "connection", None)
             if connection is None:
                 connection = verifier.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            connection.request("GET", f"/verify/{codes[n % len(codes)]}/")
+            connection.request("GET", path)
             response = connection.getresponse()
             body = response.read()
-            if response.status != 200 or b'data-valid="true"' not in body:
-                raise RuntimeError(f"verify answered {response.status}")
+            if response.status != 200 or check not in body:
+                raise RuntimeError(f"{path} answered {response.status}")
+
+        def verify(n):
+            get(f"/verify/{codes[n % len(codes)]}/", b'data-valid="true"')
 
         open_loop(args.verify_rate, 2, verify, workers=8)
-        latencies, errors, _ = open_loop(args.verify_rate, args.duration, verify, workers=8)
-        p95 = percentile(latencies, 95)
-        print(f"\nverify: {len(latencies)} look-ups at {args.verify_rate:g}/s for {args.duration:g} s, {len(errors)} failed")
-        print(f"  latency: p50 {percentile(latencies, 50):.1f} ms, p95 {p95:.1f} ms, p99 {percentile(latencies, 99):.1f} ms  "
-              f"(goal p95 <= 20 ms: {'met' if p95 <= 20 else 'NOT met'})")  # fmt: skip
+        _lat, errors, _ = measured("verify (GET /verify/<code>/)", server.pid, args.verify_rate, args.duration, verify, 8, goal_ms=20)
         failed = failed or bool(errors)
+        _lat, errors, _ = measured("baseline (GET /healthz)", server.pid, args.verify_rate, args.duration, lambda n: get("/healthz"), 8)
 
         path = var / "codes.json"
         path.write_text(json.dumps(codes))

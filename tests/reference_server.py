@@ -11,8 +11,9 @@ the next step of its script (``server.plan = ["slow", 200]``; the last one repea
 - ``"wrong_types"``, ``"missing"``, ``"huge"``, ``"notjson"``: answers that cannot be rendered
   (signed, so only their content is wrong).
 
-``delay_ms`` adds a fixed latency to every answer (the benchmark's 50 ms agency). Used by the
-tests and by ``bench/references.py``.
+``delay_ms`` adds a fixed latency to every answer (the benchmark's 50 ms agency);
+``format = "xml"`` answers in the ХУР-style SOAP envelope of ``plugins.contrib.xyp.reference``
+instead. Used by the tests and by ``bench/references.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
 
 from plugins import signing
 
@@ -50,6 +52,31 @@ class Received:
         return json.loads(self.body)
 
 
+def as_xml(payload: dict) -> bytes:
+    """An answer in the ХУР-style envelope (``plugins.contrib.xyp.reference``)."""
+
+    def text(value):
+        return escape(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+
+    if "error" in payload:
+        message = payload.get("message") or {}
+        inner = f"<Found>false</Found><MessageMn>{text(message.get('mn', ''))}</MessageMn><MessageEn>{text(message.get('en', ''))}</MessageEn>"
+    else:
+        rows = "".join(
+            f"<Row><LabelMn>{text(row.get('label_mn', ''))}</LabelMn><LabelEn>{text(row.get('label_en', ''))}</LabelEn>"
+            f"<Value>{text(row.get('value', ''))}</Value></Row>"
+            for row in payload.get("rows", [])
+        )
+        inner = (
+            f"<Found>true</Found><TitleMn>{text(payload.get('title_mn', ''))}</TitleMn><TitleEn>{text(payload.get('title_en', ''))}</TitleEn>"
+            f"<ValidUntil>{text(payload.get('valid_until', ''))}</ValidUntil>{rows}"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        f'xmlns:tmn="urn:tumen:reference:1"><soapenv:Body><tmn:ReferenceResponse>{inner}</tmn:ReferenceResponse></soapenv:Body></soapenv:Envelope>'
+    ).encode()
+
+
 class ReferenceServer:
     def __init__(self, secret: str = SECRET):
         self.secret = secret
@@ -57,6 +84,7 @@ class ReferenceServer:
         self.plan: list = [200]
         self.slow_seconds = 3.0
         self.delay_ms = 0
+        self.format = "json"
         self.document = dict(DOCUMENT)
         self.lock = threading.Lock()
         server = self
@@ -105,6 +133,8 @@ class ReferenceServer:
                 return self._send(200, document, request_id)
 
             def _send(self, status, payload, request_id, *, sign=True, secret=None):
+                if server.format == "xml" and status in (200, 404):
+                    return self._send_raw(status, as_xml(payload), request_id, sign=sign, secret=secret)
                 self._send_raw(status, json.dumps(payload, ensure_ascii=False).encode(), request_id, sign=sign, secret=secret)
 
             def _send_raw(self, status, body, request_id, *, sign=True, secret=None):

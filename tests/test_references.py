@@ -476,3 +476,57 @@ def test_the_reference_data_limits(service):
     ):
         with pytest.raises(InvalidContent):
             content_from_json(bad)
+
+
+def test_staff_revoke_a_document_from_the_command_line(issued, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    call_command("revoke_document", issued.verification_code.lower().replace("-", " "), "--reason", "wrong person")
+    assert f"revoked {issued.verification_code}" in capsys.readouterr().out
+    issued.refresh_from_db()
+    assert issued.revoked and issued.revoked_reason == "wrong person"
+    with pytest.raises(CommandError, match="already revoked"):
+        call_command("revoke_document", issued.verification_code, "--reason", "again")
+    with pytest.raises(CommandError, match="no document"):
+        call_command("revoke_document", "0000-0000-0000", "--reason", "x")
+
+
+# -- the ХУР-style reference source ------------------------------------------------------------------
+
+
+@pytest.fixture
+def xyp_service(demo_catalog, agency_source):
+    agency_source.format = "xml"
+    page = ServicePage.objects.by_code(REFERENCE)
+    PluginConfig.objects.create(plugin_id="xyp_reference", agency=page.agency, options={"url": agency_source.url, "secret": SECRET})
+    return page
+
+
+def test_the_xyp_style_source_asks_for_the_services_operation(xyp_service, agency_source):
+    response = get_reference(citizen_client())
+    assert response.status_code == 302
+    [received] = agency_source.received
+    assert received.signature_ok and received.headers["soapaction"] == xyp_service.xyp_code
+    body = received.body.decode()
+    assert "<RegisterNumber>ЧБ88051234</RegisterNumber>" in body and "<OperatorIdentity/>" in body
+    document = IssuedDocument.objects.get()
+    assert document.title == DOCUMENT["title_mn"]
+    assert "Өлзийт гудамж 12" in pdf_text(document.file.open("rb").read())
+
+
+@pytest.mark.parametrize("fault", [404, 500, "unsigned", "huge"])
+def test_the_xyp_style_source_fails_cleanly(xyp_service, agency_source, fault):
+    agency_source.plan = [fault]
+    response = get_reference(citizen_client())
+    assert response.status_code == (404 if fault == 404 else 503)
+    assert not IssuedDocument.objects.exists()
+
+
+def test_an_xml_bomb_is_refused():
+    from plugins.base import PluginUnavailable
+    from plugins.contrib.xyp.reference import read_answer
+
+    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>'
+    with pytest.raises(PluginUnavailable):
+        read_answer(bomb)

@@ -54,9 +54,13 @@ def request_body(request) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def call(url: str, secret: str, request_id: str, body: bytes, *, timeout: float, agency=None, content_type="application/json"):
+def call(url: str, secret: str, request_id: str, body: bytes, *, timeout: float, agency=None, content_type="application/json",
+         extra_headers: dict | None = None):  # fmt: skip
     """POST the signed ``body``; the answer's body once its signature is checked, with its status."""
-    headers = {"Content-Type": content_type, "X-Tumen-Request": request_id, **signing.signed_headers(secret, [request_id], body)}
+    headers = {
+        "Content-Type": content_type, "X-Tumen-Request": request_id, **(extra_headers or {}),
+        **signing.signed_headers(secret, [request_id], body),
+    }  # fmt: skip
     try:
         response = http.request(
             "POST", url, body=body, headers=headers, timeout=timeout, max_bytes=256 * 1024,
