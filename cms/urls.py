@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),
     path("api/v1/", include("form_builder.api_urls")),
     path("api/v1/", include("plugins.api_urls")),
+    path("api/v1/", include("documents.api_urls")),
     # Wagtail's workflow reports, scoped to the user's agencies (they come first: first match wins).
     *report_urls(),
     path("admin/", include(wagtailadmin_urls)),
@@ -42,6 +43,8 @@ urlpatterns += i18n_patterns(
     path("search/", search_views.search_page, name="search"),
     path("", include("citizens.urls")),
     path("", include("form_builder.urls")),
+    path("", include("documents.urls")),
+    path("", include("plugins.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=False,
 )

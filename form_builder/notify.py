@@ -38,3 +38,12 @@ def send_after_commit(phone: str, text: str, agency=None):
         pass  # production without any SMS: the tracking page still shows the status (logged by sms.send)
     except Exception as error:  # sms.send already logged it, masked
         logger.warning("status SMS not sent (%s); the status change is kept", type(error).__name__)
+
+
+def document_ready(submission):
+    """Tell the citizen a result document of their application is ready (My applications)."""
+    phone = citizen_phone(submission)
+    if not phone:
+        return
+    text = f"Tumen {submission.tracking_code}: barimt belen / your document is ready"
+    send_after_commit(phone, text, submission.agency if submission.agency_id else None)

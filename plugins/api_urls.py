@@ -6,4 +6,5 @@ from . import views
 
 urlpatterns = [
     path("submissions/<str:tracking_code>/status", views.status_callback, name="api_submission_status_callback"),
+    path("submissions/<str:tracking_code>/documents", views.attach_document, name="api_submission_documents"),
 ]

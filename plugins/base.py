@@ -17,13 +17,19 @@ Kinds:
   before a submission is stored; returns a :class:`Verdict`.
 - :class:`StatusCallbackPlugin`: reads an agency's status callback body into a
   :class:`StatusUpdate` (the endpoint has already checked the agency's signature).
+- :class:`ReferenceSourcePlugin`: an agency's register that answers an instant reference
+  (лавлагаа): asked synchronously, with one hard deadline, while the citizen (or the soum
+  operator) waits; it looks the person up and returns the document's content
+  (:class:`documents.content.DocumentContent`: title, label/value rows, validity), or raises
+  :class:`PluginUnavailable` (no answer in time, an error, data that cannot be printed) or
+  :class:`ReferenceNotFound` (the register has no record for this person).
 - :class:`SmsPlugin`: sends one text message to a citizen's phone (the operator-mode consent code,
   status changes) through a gateway; raise :class:`SmsError` when the gateway does not take it.
   Configured nationally (no agency) or per agency (``plugins.sms``).
 
 Errors every kind may raise are the core's (``plugins.exceptions``, re-exported here):
 :class:`PluginError`, :class:`PluginUnavailable` (a pre-submit check's agency did not answer),
-:class:`DeliveryError`, :class:`SmsError`.
+:class:`DeliveryError`, :class:`SmsError`, :class:`ReferenceNotFound`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from django.core.exceptions import ValidationError
 from .exceptions import DeliveryError as DeliveryError
 from .exceptions import PluginError as PluginError
 from .exceptions import PluginUnavailable as PluginUnavailable
+from .exceptions import ReferenceNotFound as ReferenceNotFound
 from .exceptions import SmsError as SmsError
 
 
@@ -65,6 +72,7 @@ class StatusUpdate:
     status: str
     message: str = ""  # the agency's note for staff: never shown publicly
     public_message: str = ""  # for the citizen (e.g. the reason of a rejection), on the tracking page
+    document: dict | None = None  # an optional result document (plugins.result_documents), as sent
 
 
 class NoOptions(forms.Form):
@@ -169,4 +177,39 @@ class SmsPlugin(Plugin):
         raise NotImplementedError
 
 
-KINDS = {cls.kind: cls for cls in (DeliveryPlugin, PreSubmitPlugin, StatusCallbackPlugin, SmsPlugin)}
+@dataclass(frozen=True)
+class ReferenceRequest:
+    """Whose reference a :class:`ReferenceSourcePlugin` is asked for, and by whom.
+
+    ``request_id`` is the same for a retried request (the issuing idempotency key, shortened):
+    an agency may log or deduplicate by it. ``operator`` is ``{"username", "name", "office"}``
+    when a soum operator asks for a citizen present in person, else ``None`` (the citizen signed
+    in with the national identity service).
+    """
+
+    register_number: str
+    last_name: str
+    first_name: str
+    service_code: str
+    service_title: str
+    xyp_code: str
+    agency_code: str
+    request_id: str
+    operator: dict | None = None
+
+
+class ReferenceSourcePlugin(Plugin):
+    kind = "reference_source"
+
+    def fetch(self, request: ReferenceRequest, options: dict, *, timeout: float, agency=None):
+        """The document's content (a :class:`documents.content.DocumentContent`) for ``request``.
+
+        Called in the citizen's (or the operator's) web request, in a worker thread: finish
+        within ``timeout`` seconds (use ``plugins.http.request`` with it; ``agency`` is the
+        service's :class:`~service_pages.models.Agency`, for ``allow_private_endpoints``); the
+        core stops waiting then. Do not use the database here.
+        """
+        raise NotImplementedError
+
+
+KINDS = {cls.kind: cls for cls in (DeliveryPlugin, PreSubmitPlugin, StatusCallbackPlugin, SmsPlugin, ReferenceSourcePlugin)}

@@ -31,3 +31,13 @@ class DeliveryError(PluginError):
 class SmsError(PluginError):
     """The SMS gateway did not take the message. Its text is logged and shown to staff, so it must
     never contain the phone number or the message (which may hold a consent code)."""
+
+
+class ReferenceNotFound(PluginError):
+    """A reference source's register has no record to make this document from (the citizen is not
+    in it, or the reference does not apply to them). ``message`` is the agency's ``{"mn", "en"}``
+    text for the citizen, if it gave one; retrying will not change the answer."""
+
+    def __init__(self, message: str = "", *, texts: dict | None = None):
+        super().__init__(message or "no record")
+        self.texts = {key: str(value)[:300] for key, value in (texts or {}).items() if key in ("mn", "en") and value}

@@ -30,6 +30,7 @@ KIND_LABELS = {
     "pre_submit": _("Pre-submit check"),
     "status_callback": _("Status callback"),
     "sms": _("SMS gateway"),
+    "reference_source": _("Reference source (instant references)"),
 }
 
 

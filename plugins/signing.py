@@ -11,7 +11,14 @@ The signed message is ``"{timestamp}.{submission}.{idempotency key}.".encode() +
 receiver recomputes it with :func:`verify`, refuses a timestamp outside the replay window
 (:data:`REPLAY_WINDOW_SECONDS`, 5 minutes either way) and ignores an idempotency key it has
 already processed. Agencies' status callbacks are signed the same way with their key
-(``X-Tumen-Key`` names it) over ``"{timestamp}.{tracking code}.".encode() + body``.
+(``X-Tumen-Key`` names it) over ``"{timestamp}.{tracking code}.".encode() + body``; so are the
+result documents they attach (``POST /api/v1/submissions/<tracking code>/documents``).
+
+Instant references (``plugins.contrib.reference_json``) are signed both ways with the reference
+source's secret: Tumen's request carries ``X-Tumen-Request: <request id>`` and signs
+``"{timestamp}.{request id}.".encode() + body``; the agency's answer must carry its own
+``X-Tumen-Timestamp`` and ``X-Tumen-Signature`` over ``"{timestamp}.{request id}.".encode() +
+answer body`` (:func:`signed_headers` on either side), which Tumen checks with :func:`verify`.
 """
 
 from __future__ import annotations
@@ -40,6 +47,12 @@ def delivery_headers(secret: str, tracking_code: str, idempotency_key: str, body
     if secret:
         headers["X-Tumen-Signature"] = signature(secret, timestamp, [tracking_code, idempotency_key], body)
     return headers
+
+
+def signed_headers(secret: str, parts: list[str], body: bytes, now: float | None = None) -> dict:
+    """``X-Tumen-Timestamp`` and ``X-Tumen-Signature`` of ``body`` bound to ``parts`` (e.g. a request id)."""
+    timestamp = int(time.time() if now is None else now)
+    return {"X-Tumen-Timestamp": str(timestamp), "X-Tumen-Signature": signature(secret, timestamp, parts, body)}
 
 
 def verify(secret: str, timestamp: str, parts: list[str], body: bytes, given: str, *, now: float | None = None,

@@ -14,6 +14,8 @@ recorded twice (an agency retries when it did not get the answer). What runs aft
 citizen's SMS) never fails the callback.
 """
 
+import json
+
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
@@ -24,8 +26,9 @@ from django.views.decorators.http import require_POST
 from core.api import api_language, error_response
 from form_builder.models import Status, Submission, SubmissionEvent, normalize_tracking_code
 from form_builder.stages import StatusRefused, apply_status, may_report
+from service_pages.governance import submission_agency_codes
 
-from . import signing
+from . import result_documents, signing
 from .models import AgencyCredential, PluginConfig, SeenCallback
 from .registry import register
 
@@ -70,6 +73,12 @@ def status_callback(request, tracking_code):
         return error_response(400, "invalid_body", _('Send {"status": "...", "message": "..."}.'))
     if update.status not in Status.values or update.status == Status.STAGE_COMPLETED:
         return error_response(400, "invalid_status", _("Unknown status. Use one of: %(statuses)s."), statuses=", ".join(REPORTABLE))
+    document = None
+    if getattr(update, "document", None) is not None:
+        try:
+            document = result_documents.read_result_document(update.document)
+        except result_documents.DocumentRefused as refused:
+            return error_response(400, "invalid_document", refused.message)
     try:
         with transaction.atomic():
             try:
@@ -92,9 +101,51 @@ def status_callback(request, tracking_code):
             AgencyCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
     except StatusRefused as refused:
         return error_response(409, refused.code, refused.message)
-    return JsonResponse(
-        {"tracking_code": submission.tracking_code, "status": submission.status, "stage": submission.stage, "at": event.created_at.isoformat()}
-    )
+    answer = {"tracking_code": submission.tracking_code, "status": submission.status, "stage": submission.stage, "at": event.created_at.isoformat()}
+    if document is not None:
+        key = result_documents.result_key(submission, credential.agency, request.headers.get("Idempotency-Key", ""), update.document)
+        try:
+            issued, _created = result_documents.attach(submission, credential.agency, document, key)
+        except result_documents.DocumentRefused as refused:  # the status is recorded; the agency sends the document again
+            return error_response(400, "invalid_document", refused.message)
+        answer["document"] = result_documents.describe(issued)
+    return JsonResponse(answer)
+
+
+@csrf_exempt
+@require_POST
+@api_language
+def attach_document(request, tracking_code):
+    """``POST /api/v1/submissions/<tracking code>/documents``: an agency attaches a result document
+    to an application it works on (signed like the status callback). Another agency's application
+    is a 404, as an unknown one."""
+    denied = error_response(401, "unauthorized", _("Missing or wrong agency key or signature."))
+    credential = AgencyCredential.objects.filter(key_id=request.headers.get("X-Tumen-Key", ""), active=True).select_related("agency").first()
+    if credential is None:
+        return denied
+    body = request.body
+    if not signing.verify(
+        credential.secret, request.headers.get("X-Tumen-Timestamp", ""), [tracking_code], body, request.headers.get("X-Tumen-Signature", "")
+    ):
+        return denied
+    not_found = error_response(404, "submission_not_found", _("No application of this agency has this tracking code."))
+    submission = Submission.objects.filter(tracking_code=normalize_tracking_code(tracking_code)).select_related("agency", "service").first()
+    if submission is None or credential.agency.code not in submission_agency_codes(submission):
+        return not_found
+    if submission.anonymised_at is not None:
+        return error_response(409, "anonymised", _("This application's personal data was deleted; no document can be attached."))
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return error_response(400, "invalid_body", _("Send the document as a JSON object."))
+    try:
+        document = result_documents.read_result_document(payload)
+        key = result_documents.result_key(submission, credential.agency, request.headers.get("Idempotency-Key", ""), payload)
+        issued, created = result_documents.attach(submission, credential.agency, document, key)
+    except result_documents.DocumentRefused as refused:
+        return error_response(400, "invalid_document", refused.message)
+    AgencyCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+    return JsonResponse({"tracking_code": submission.tracking_code, **result_documents.describe(issued)}, status=201 if created else 200)
 
 
 def repeated_report(submission, agency_code: str, update) -> SubmissionEvent | None:

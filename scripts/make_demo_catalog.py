@@ -127,6 +127,20 @@ def read_places():
     return aimags, soums
 
 
+# The ХУР operations of the demo's references (invented codes in the catalog's WS###### style):
+# single-stage services whose title says "лавлагаа" get one, so the demo has instant references
+# (service_pages.catalog.is_instant_reference). Local livestock references get none: they are
+# counted by the soum, not read from a national register.
+XYP_CODES = {
+    "Оршин суугаа хаягийн лавлагаа": "WS100103",
+    "Эд хөрөнгийн эрхийн улсын бүртгэлийн лавлагаа": "WS100201",
+    "Нийгмийн даатгалын шимтгэл төлөлтийн лавлагаа": "WS100501",
+    "Татвар төлөгчийн бүртгэлийн лавлагаа": "WS100601",
+    "Эрүүл мэндийн даатгалын лавлагаа": "WS100701",
+    "Боловсролын баримт бичгийн лавлагаа": "WS100801",
+}
+
+
 def service_row(rng, number, title, title_en, agency, category, fee, days, aimag_code="", soum_code=""):
     agency_name = dict((a[0], a[1]) for a in AGENCIES)[agency]
     channels = ["online", "operator"] if rng.random() < 0.8 else ["in_person"]
@@ -142,7 +156,7 @@ def service_row(rng, number, title, title_en, agency, category, fee, days, aimag
         f"Иргэн энэхүү үйлчилгээг цахимаар эсвэл сумын төрийн үйлчилгээний операторт хандан авна. "
         f"Бүрдүүлэх баримтыг хүлээн авснаас хойш {days} хоногт шийдвэрлэнэ.",
         " | ".join(documents), fee, days, " | ".join(channels), stages, " | ".join(stage_agencies),
-        rng.choice(LAWS), aimag_code, soum_code, "", " | ".join(words),
+        rng.choice(LAWS), aimag_code, soum_code, XYP_CODES.get(title, "") if stages == 1 else "", " | ".join(words),
     ]
 
 

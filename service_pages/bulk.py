@@ -50,7 +50,7 @@ pages_written = Signal()
 COMPARED_FIELDS = [
     "title", "title_en", "summary", "description", "agency_id", "category_id", "required_documents",
     "fee_mnt", "processing_days", "channel_online", "channel_operator", "channel_in_person", "stages",
-    "stage_agencies", "legal_basis", "aimag_id", "soum_id", "xyp_code", "keywords",
+    "stage_agencies", "legal_basis", "aimag_id", "soum_id", "xyp_code", "instant_reference", "keywords",
 ]  # fmt: skip
 
 

@@ -75,6 +75,23 @@ def _non_negative_int(value: str, column: str, errors: dict) -> int:
     return number
 
 
+REFERENCE_WORD = "лавлагаа"
+
+
+def is_instant_reference(title: str, xyp_code: str, stages: int) -> bool:
+    """Whether a catalog row is an instant reference (лавлагаа), from its data alone.
+
+    The national catalog has no column for it; its 115 reference services are the ones with an
+    ХУР operation (``xyp_code``: the data comes from the agency's register over ХУР) whose title
+    says "лавлагаа", all single-stage. All three must hold: an ``xyp_code`` alone also marks
+    services that only check data, and a multi-stage service is an application, not a
+    document handed out on the spot. Derived from exported columns, so an export re-imports
+    unchanged; an editor may still tick or untick it on one page (a later import of that row
+    sets it from the data again).
+    """
+    return bool(xyp_code.strip()) and REFERENCE_WORD in title.lower() and stages <= 1
+
+
 def service_fields(row: dict, lookups: Lookups) -> dict:
     """Model field values for one ``services.csv`` row, or ``RowError``."""
     # Spreadsheet cells and JSON may hold numbers or nothing; compare everything as text.
@@ -142,6 +159,7 @@ def service_fields(row: dict, lookups: Lookups) -> dict:
         "xyp_code": (row.get("xyp_code") or "").strip(),
         "keywords": " | ".join(split_list(row.get("keywords_mn", ""))),
     }
+    values["instant_reference"] = is_instant_reference(title, values["xyp_code"], values["stages"])
     for key, channel in CHANNELS.items():
         values[channel.field] = key in channels
     too_long = {

@@ -412,6 +412,14 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
     )
     xyp_code = models.CharField(_("ХУР (XYP) operation"), max_length=64, blank=True)
     keywords = models.CharField(_("keywords"), max_length=500, blank=True, help_text=_("Separated by ' | '."))
+    instant_reference = models.BooleanField(
+        _("instant reference"),
+        default=False,
+        help_text=_(
+            "A reference (лавлагаа) issued on the spot: a signed-in citizen, or an operator for a citizen present in "
+            "person, gets the document at once from the agency's reference source instead of applying."
+        ),
+    )
     accepts_applications = models.BooleanField(
         _("accepts applications"),
         default=True,
@@ -449,7 +457,7 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         FieldRowPanel([FieldPanel("stages"), FieldPanel("stage_agencies")]),
         FieldPanel("legal_basis"),
         FieldRowPanel([FieldPanel("aimag"), FieldPanel("soum")]),
-        FieldPanel("xyp_code"),
+        FieldRowPanel([FieldPanel("xyp_code"), FieldPanel("instant_reference")]),
         FieldPanel("keywords"),
         MultiFieldPanel(
             [

@@ -45,6 +45,8 @@ FIELD_COLUMNS = {
     "category_id": "category", "required_documents": "required_documents", "channel_online": "channels",
     "channel_operator": "channels", "channel_in_person": "channels", "aimag_id": "aimag_code",
     "soum_id": "soum_code", "keywords": "keywords_mn",
+    # Derived from these columns (catalog.is_instant_reference): an editor's tick reset by the import.
+    "instant_reference": "xyp_code",
 }  # fmt: skip
 
 

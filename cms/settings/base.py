@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "service_pages",
     "form_builder",
     "search",
+    "documents",
     "plugins",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -304,6 +305,16 @@ OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True
 OIDC_TIMEOUT = TUMEN_OIDC_TIMEOUT
 OIDC_AUTHENTICATION_CALLBACK_URL = "citizens_callback"
+# --- Issued documents (documents, plugins' reference sources) --------------------------------
+# The site's public address, printed on documents and in their QR codes (".../verify/<code>/").
+# Empty: WAGTAILADMIN_BASE_URL.
+TUMEN_PUBLIC_URL = env_str("TUMEN_PUBLIC_URL", "")
+# Lookups of /verify/<code>/ and /api/v1/documents/<code>/verify per client address.
+TUMEN_RATE_VERIFY = env_str("TUMEN_RATE_VERIFY", "60/m")
+# The one deadline (seconds) of an agency's reference source while a citizen or an operator waits.
+TUMEN_REFERENCE_TIMEOUT = float(env_str("TUMEN_REFERENCE_TIMEOUT", "5"))
+# References a signed-in citizen (or an operator) may request ("<count>/<period>", "0" = off).
+TUMEN_RATE_REFERENCES = env_str("TUMEN_RATE_REFERENCES", "20/h")
 
 # --- Security headers (cms/security_headers.py) ------------------------------
 # Content-Security-Policy through django-csp: a strict policy for the public site and the API, a

@@ -27,6 +27,6 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Rate limits are switched on by the tests that check them (tests/test_forms.py); otherwise a
 # suite posting hundreds of applications from 127.0.0.1 would be throttled.
-TUMEN_RATE_PER_IP = TUMEN_RATE_PER_SERVICE = TUMEN_RATE_LOOKUPS = "0"
+TUMEN_RATE_PER_IP = TUMEN_RATE_PER_SERVICE = TUMEN_RATE_LOOKUPS = TUMEN_RATE_VERIFY = TUMEN_RATE_REFERENCES = "0"
 # Agency stand-ins in tests listen on http://127.0.0.1.
 TUMEN_DELIVERY_ALLOW_HTTP = True

@@ -1,5 +1,6 @@
 """The default status-callback format: ``{"status": "<status>", "message": "<optional staff note>",
-"public_message": "<optional message for the citizen>"}``. ``message`` stays with staff."""
+"public_message": "<optional message for the citizen>", "document": <optional result document>}``.
+``message`` stays with staff; ``document`` is read by ``plugins.result_documents``."""
 
 import json
 
@@ -22,4 +23,8 @@ class TumenStatusPlugin(StatusCallbackPlugin):
         public_message = data.get("public_message") or ""
         if not isinstance(public_message, str):
             raise ValueError("public_message must be a string")
-        return StatusUpdate(status=data["status"], message=str(message)[:2000], public_message=public_message[:2000])
+        document = data.get("document")
+        return StatusUpdate(
+            status=data["status"], message=str(message)[:2000], public_message=public_message[:2000],
+            document=document if document is not None else None,
+        )  # fmt: skip
