@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import gunicorn_site, oidc_provider as oidc_provider_support
+from tests import gunicorn_site
+from tests import oidc_provider as oidc_provider_support
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
