@@ -530,3 +530,38 @@ def test_an_xml_bomb_is_refused():
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>'
     with pytest.raises(PluginUnavailable):
         read_answer(bomb)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_requests_issue_one_document(demo_catalog, agency_source, private_media):
+    """Two workers handle the same request at once (a double click reaching two processes): both ask
+    the agency, one row wins the unique key, the other's file is removed and it answers the same."""
+    import threading
+
+    from django.db import connection
+
+    from documents.issuing import Holder
+    from plugins.references import get_reference as issue_reference
+
+    page = ServicePage.objects.by_code(REFERENCE)
+    PluginConfig.objects.create(plugin_id="reference_json", agency=page.agency, options={"url": agency_source.url, "secret": SECRET})
+    agency_source.delay_ms = 300  # both are waiting on the agency at the same time
+    results, barrier = [], threading.Barrier(2)
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(issue_reference(page, Holder("ЧБ88051234", "Дорж Сараа"), last_name="Дорж", first_name="Сараа", key="race-key"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 2 and len(agency_source.received) == 2
+    assert {document.verification_code for document, _created in results} == {IssuedDocument.objects.get().verification_code}
+    assert sorted(created for _document, created in results) == [False, True]
+    assert len(stored_files(private_media)) == 1
