@@ -145,10 +145,21 @@ def download(request, code):
     return response
 
 
-def my_documents_section(request, identity) -> str:
+def my_documents_section(request, identity) -> list[str]:
     """The "My documents" section of the My applications page (``/my/``): a function for the
-    ``tumen_my_page_sections`` Wagtail hook, called with the signed-in citizen's identity."""
-    documents = list(documents_of(identity)[:100])
+    ``tumen_my_page_sections`` Wagtail hook (``form_builder.my_views``), called with the signed-in
+    citizen's identity; returns the sections to add."""
+    return [_documents_section(request, documents_of(identity)[:100], empty=True)]
+
+
+def my_application_documents_section(request, identity, submission) -> list[str]:
+    """The result documents of one of the citizen's applications (``/my/<tracking code>/``): a
+    function for the ``tumen_my_application_sections`` hook; nothing when there are none."""
+    documents = list(documents_of(identity).filter(submission=submission))
+    return [_documents_section(request, documents, empty=False)] if documents else []
+
+
+def _documents_section(request, documents, *, empty: bool) -> str:
     language = translation.get_language() or "mn"
     rows = [{"document": document, "title": document.title_in(language)} for document in documents]
-    return render_to_string("documents/my_documents.html", {"rows": rows}, request=request)
+    return render_to_string("documents/my_documents.html", {"rows": rows, "show_empty": empty}, request=request)

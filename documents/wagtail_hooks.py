@@ -1,8 +1,10 @@
-"""The citizen's "My documents" section on the My applications page (``/my/``, form_builder),
-which renders the sections that ``tumen_my_page_sections`` hooks return for the signed-in citizen."""
+"""The citizen's documents on the My applications pages (``/my/`` and ``/my/<tracking code>/``,
+form_builder), which render the sections that ``tumen_my_page_sections`` and
+``tumen_my_application_sections`` hooks return for the signed-in citizen."""
 
 from wagtail import hooks
 
-from .views import my_documents_section
+from .views import my_application_documents_section, my_documents_section
 
 hooks.register("tumen_my_page_sections", my_documents_section)
+hooks.register("tumen_my_application_sections", my_application_documents_section)

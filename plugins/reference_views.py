@@ -1,8 +1,8 @@
 """The pages that issue an instant reference: the signed-in citizen's, and the soum operator's.
 
 - ``/references/<code>/``: a signed-in citizen (``citizens.identity.verified_identity``) clicks
-  "Get the reference"; an anonymous visitor is sent to sign in (the ``citizen_login`` URL when the
-  sign-in is installed, else ``LOGIN_URL``) with ``next`` back here.
+  "Get the reference"; an anonymous visitor is sent to sign in (``citizens_signin``) with ``next``
+  back here.
 - ``/operator/references/<code>/``: a soum operator records the citizen present at the office
   (register number, name) and how they checked who it is (the identity document, a reason), and
   prints the reference.
@@ -24,7 +24,7 @@ from django import forms
 from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -54,11 +54,8 @@ def _service(code: str) -> ServicePage:
 
 
 def sign_in_url(next_url: str) -> str:
-    """The citizen sign-in page (``citizen_login``, the national identity service) with ``next``."""
-    try:
-        base = reverse("citizen_login")
-    except NoReverseMatch:
-        base = reverse(settings.LOGIN_URL) if "/" not in settings.LOGIN_URL else settings.LOGIN_URL
+    """The citizen sign-in page (``citizens_signin``, the national identity service) with ``next``."""
+    base = reverse("citizens_signin")
     return f"{base}?{urlencode({'next': next_url})}"
 
 

@@ -21,7 +21,6 @@ from pypdf import PdfReader
 from citizens.identity import Identity, remember
 from documents.access import documents_of
 from documents.models import IssuedDocument, normalize_verification_code
-from documents.views import my_documents_section
 from form_builder.models import OperatorProfile
 from plugins.models import PluginConfig
 from service_pages.models import ServicePage, Soum
@@ -57,8 +56,8 @@ def service(demo_catalog, agency_source):
 
 
 def citizen_client(identity=CITIZEN) -> Client:
-    """A signed-in citizen: the real sign-in (OpenID Connect) lands on another branch; this is
-    what it leaves behind (a logged-in user and the verified identity in the session)."""
+    """A signed-in citizen, as the real sign-in (OpenID Connect, tests/test_signin.py) leaves one:
+    a logged-in user and the verified identity in the session."""
     user, _created = User.objects.get_or_create(username=f"citizen-{identity.subject}")
     client = Client()
     client.force_login(user)
@@ -209,11 +208,12 @@ def test_the_reference_appears_in_my_documents(service):
     client = citizen_client()
     get_reference(client)
     document = IssuedDocument.objects.get()
-    request = type("Request", (), {"session": client.session, "user": User.objects.get(username="citizen-sub-1")})()
-    html = my_documents_section(request, CITIZEN)
+    html = client.get("/my/").content.decode()  # My applications (form_builder), its documents section (hook)
+    assert 'data-testid="my-documents"' in html
     assert document.verification_code in html and "Оршин суугаа хаягийн лавлагаа" in html
     assert f"/my/documents/{document.verification_code}.pdf" in html
-    assert document.verification_code not in my_documents_section(request, OTHER)
+    other = citizen_client(OTHER).get("/my/").content.decode()
+    assert 'data-testid="my-documents"' in other and document.verification_code not in other
     assert list(documents_of(OTHER)) == []
 
 

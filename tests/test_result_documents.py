@@ -81,6 +81,9 @@ def test_an_agency_attaches_a_result_document_the_citizen_downloads(application,
     assert pdf.status_code == 200
     text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(b"".join(pdf.streaming_content))).pages).split())
     assert "Газар эзэмших эрхийн гэрчилгээ" in text and "1866001234" in text
+    # My applications shows it on the application's own page (the documents app's hook section).
+    page = client.get(f"/my/{submission.tracking_code}/").content.decode()
+    assert document.verification_code in page and f"/my/documents/{document.verification_code}.pdf" in page
     # Anyone can verify it.
     assert Client().get(f"/api/v1/documents/{document.verification_code}/verify").json()["kind"] == "result"
 
