@@ -43,7 +43,8 @@ def check_search() -> dict:
     if config["BACKEND"] == DATABASE_BACKEND:
         return {"ok": True, "backend": "database", "engine": connection.vendor, "reachable": True}
     name = config["BACKEND"].rsplit(".", 1)[-1]
-    result = {"backend": name, "url": redact_url(config["URLS"][0])}
+    # Every node of SEARCH_URL; the client asks a live one (and info() is retried like a search).
+    result = {"backend": name, "url": ", ".join(redact_url(url) for url in config["URLS"])}
     try:
         client = get_search_backend().es
         info = client.info(request_timeout=ENGINE_TIMEOUT_SECONDS)

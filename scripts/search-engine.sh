@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Development/test search-engine node: start | stop | status | restart
+# Development/test search-engine node: start | stop | status | restart | build
 #
 # Runs ONE search-engine node on 127.0.0.1 without Docker or a tarball: the
 # server and its modules are plain Maven Central jars resolved by a pom and
@@ -41,6 +41,20 @@
 #   SEARCH_ENGINE_TIMEOUT  seconds to wait for yellow/green (default 180)
 #   SEARCH_ENGINE_HEAP_MIN / SEARCH_ENGINE_HEAP_MAX   (default 512m / 1g)
 #   SEARCH_ENGINE_JAVA     java binary (default: java on PATH, must be 17+)
+#
+# Several nodes forming one cluster on loopback (scripts/cluster.sh starts
+# three): give each its own SEARCH_ENGINE_HOME and ports, and the same seeds:
+#   SEARCH_ENGINE_TRANSPORT_PORT  transport port (default: first free from 9300)
+#   SEARCH_ENGINE_NODE_NAME       node name (default dev-node)
+#   SEARCH_ENGINE_CLUSTER_NAME    cluster name (default dev-search)
+#   SEARCH_ENGINE_SEED_HOSTS      comma-separated 127.0.0.1:TRANSPORT_PORT of
+#                                 the nodes; set = cluster discovery instead
+#                                 of single-node, and new indices keep the
+#                                 engine's default of 1 replica
+#   SEARCH_ENGINE_INITIAL_MANAGERS  node names eligible in the first election
+# `start` waits until the node's cluster answers (a majority of the initial
+# managers must be up), so start the nodes of a new cluster in parallel;
+# `build` resolves the jars and compiles the launcher once beforehand.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -79,6 +93,11 @@ TIMEOUT="${SEARCH_ENGINE_TIMEOUT:-180}"
 HEAP_MIN="${SEARCH_ENGINE_HEAP_MIN:-512m}"
 HEAP_MAX="${SEARCH_ENGINE_HEAP_MAX:-1g}"
 JAVA="${SEARCH_ENGINE_JAVA:-java}"
+TRANSPORT_PORT="${SEARCH_ENGINE_TRANSPORT_PORT:-}"
+NODE_NAME="${SEARCH_ENGINE_NODE_NAME:-dev-node}"
+CLUSTER_NAME="${SEARCH_ENGINE_CLUSTER_NAME:-dev-search}"
+SEED_HOSTS="${SEARCH_ENGINE_SEED_HOSTS:-}"
+INITIAL_MANAGERS="${SEARCH_ENGINE_INITIAL_MANAGERS:-}"
 
 # The build cache is shared by all state dirs: it depends only on the pom
 # and the launcher source.
@@ -277,6 +296,11 @@ cmd_start() {
     -Ddevsearch.http.port="$PORT" \
     -Ddevsearch.host="$HOST" \
     "${ENGINE_JVM_FLAGS[@]}" \
+    -Ddevsearch.node.name="$NODE_NAME" \
+    -Ddevsearch.cluster.name="$CLUSTER_NAME" \
+    -Ddevsearch.transport.port="$TRANSPORT_PORT" \
+    -Ddevsearch.seed.hosts="$SEED_HOSTS" \
+    -Ddevsearch.initial.managers="$INITIAL_MANAGERS" \
     -cp "$cp" "$MAIN_CLASS" \
     >>"$CONSOLE_LOG" 2>&1 </dev/null 9>&- &
   pid=$!
@@ -291,6 +315,10 @@ cmd_start() {
     fi
     rm -f "$PID_FILE"
     return 1
+  fi
+  if [[ -n "$SEED_HOSTS" ]]; then
+    echo "$NAME $(node_version) node $NODE_NAME ready on $URL in $(( $(date +%s) - start ))s (cluster health: $(node_health), pid $pid)."
+    return 0
   fi
   default_zero_replicas
   echo "$NAME $(node_version) ready on $URL in $(( $(date +%s) - start ))s (health: $(node_health), pid $pid)."
@@ -373,8 +401,9 @@ case "${1:-}" in
   stop) take_lock; cmd_stop ;;
   status) cmd_status ;;
   restart) take_lock; cmd_stop && cmd_start ;;
+  build) check_java; ensure_built ;;
   *)
-    echo "usage: [SEARCH_ENGINE=opensearch|elasticsearch] $0 start|stop|status|restart" >&2
+    echo "usage: [SEARCH_ENGINE=opensearch|elasticsearch] $0 start|stop|status|restart|build" >&2
     exit 2
     ;;
 esac

@@ -1,8 +1,12 @@
 """Which Wagtail search backend Tumen uses, chosen from the environment.
 
 ``SEARCH_URL`` unset means the embedded database backend; set, it points at a
-real engine. ``SEARCH_BACKEND`` names the engine family. The engines speak the
-same Elasticsearch-style API, so only the client differs.
+real engine: one URL, or the nodes of a cluster separated by commas. With
+several, the engine's own client spreads requests over them and, when a node
+refuses or drops a connection, retries the request on the next node and leaves
+the dead one aside for a while, so one node's death is not an engine failure
+(``search.failover``). ``SEARCH_BACKEND`` names the engine family. The engines
+speak the same Elasticsearch-style API, so only the client differs.
 
 Tested (``make test`` runs the engine tests on both): ``opensearch2`` against
 OpenSearch 2.19 and ``elasticsearch7`` against Elasticsearch 7.10, the last
@@ -32,13 +36,22 @@ def search_backends_setting(url: str, backend: str, index: str, timeout: int) ->
     if backend not in ENGINE_BACKENDS:
         choices = ", ".join(sorted(ENGINE_BACKENDS))
         raise ValueError(f"SEARCH_BACKEND={backend!r} is not supported; choose one of: {choices}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"SEARCH_URL must be an http(s) URL such as http://127.0.0.1:9200, got {redact_url(url)!r}")
+    urls = node_urls(url)
+    if not urls:
+        raise ValueError(f"SEARCH_URL lists no URL: {url!r}")
+    for node in urls:
+        parts = urlsplit(node)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "SEARCH_URL must be an http(s) URL such as http://127.0.0.1:9200, or several separated by "
+                f"commas, got {redact_url(node)!r}"
+            )
     return {
         "default": {
             "BACKEND": ENGINE_BACKENDS[backend],
-            "URLS": [url],
+            # The client's own node failover: round robin, a refused or dropped connection is
+            # retried on another node (up to 3 retries), a dead node is left aside for 60 s.
+            "URLS": urls,
             "INDEX_PREFIX": f"{index}_",
             "TIMEOUT": timeout,
             "OPTIONS": {},
@@ -57,6 +70,11 @@ def engine_family(backend: str) -> tuple[str, int]:
     """
     family = backend.rstrip("0123456789")
     return family, int(backend[len(family) :])
+
+
+def node_urls(url: str) -> list[str]:
+    """The node URLs of ``SEARCH_URL``: one, or several separated by commas (blanks ignored)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 def redact_url(url: str) -> str:

@@ -6,6 +6,8 @@ that the engine really answered in the services suite.
 """
 
 import os
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
-from search import embedded, finder
+from search import embedded, failover, finder
 from search.backends import search_backends_setting
 from search.editorial import BestBet, BestBetService, Synonym
 from search.params import MAX_PAGE_SIZE, MAX_RESULTS
@@ -209,6 +211,51 @@ def test_the_site_keeps_answering_when_the_engine_is_down(client):
         assert client.get("/healthz").json()["status"] == "degraded"
     finder.reset_engine_state()
     assert api(client, q="гадаад паспорт")["source"] == "engine"
+
+
+class DeadNode:
+    """A search node that died: it accepts connections (as the port still did) and drops them unanswered."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._drop, daemon=True).start()
+
+    def _drop(self):
+        while True:
+            try:
+                conn, _address = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.engine
+def test_one_dead_node_of_several_is_retried_on_another_not_a_failover(client, settings):
+    # SEARCH_URL lists the cluster's nodes: one node down is for the client to route around (it
+    # retries on the next node), not a reason to answer from the embedded index for 10 s.
+    dead = DeadNode()
+    try:
+        nodes = f"{dead.url},{os.environ['SEARCH_URL']}"
+        cluster = search_backends_setting(nodes, settings.SEARCH_BACKEND, settings.SEARCH_INDEX, 5)
+        with override_settings(WAGTAILSEARCH_BACKENDS=cluster):
+            finder.reset_engine_state()
+            for _ in range(4):  # round robin: the dead node's turn comes within two requests
+                body = api(client, q="гадаад паспорт")
+                assert body["degraded"] is False and "DEMO-00003" in codes(body)[:3]
+            assert dead.connections >= 1  # it was asked, and its requests went to the live node
+            assert not failover.engine_skipped()
+            assert client.get("/healthz").json()["status"] == "ok"
+    finally:
+        dead.close()
+        finder.reset_engine_state()
 
 
 @pytest.mark.parametrize("model", ["synonym", "bestbet"])

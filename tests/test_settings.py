@@ -40,6 +40,15 @@ def test_search_backend_is_selectable(name, module):
 )
 def test_engine_family_names_the_engine_and_major_version(name, family):
     assert engine_family(name) == family
+def test_search_url_may_list_the_nodes_of_a_cluster():
+    # The engine's client spreads requests over the nodes and retries a dead node's on another.
+    urls = "http://127.0.0.1:9231, http://127.0.0.1:9232,http://127.0.0.1:9233,"
+    config = search_backends_setting(urls, "opensearch2", "tumen", 5)["default"]
+    assert config["URLS"] == ["http://127.0.0.1:9231", "http://127.0.0.1:9232", "http://127.0.0.1:9233"]
+    with pytest.raises(ValueError, match="SEARCH_URL"):
+        search_backends_setting("http://127.0.0.1:9231,127.0.0.1:9232", "opensearch2", "tumen", 5)
+    with pytest.raises(ValueError, match="SEARCH_URL"):
+        search_backends_setting(" , ", "opensearch2", "tumen", 5)
 
 
 def test_unknown_search_backend_is_refused_with_the_choices():

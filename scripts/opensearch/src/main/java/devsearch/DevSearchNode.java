@@ -22,6 +22,14 @@ import org.codelibs.opensearch.runner.OpenSearchRunner;
  *   <li>devsearch.http.port: HTTP port (default 9200), bound exactly or fail</li>
  *   <li>devsearch.host: bind address (default 127.0.0.1)</li>
  *   <li>devsearch.cluster.name: cluster name (default "dev-search")</li>
+ *   <li>devsearch.node.name: node name (default "dev-node")</li>
+ *   <li>devsearch.transport.port: transport port (default: the first free
+ *       one from 9300)</li>
+ *   <li>devsearch.seed.hosts: comma-separated host:transport-port of the
+ *       cluster's nodes; unset = single-node discovery (the default), set =
+ *       the node joins or forms a cluster with them</li>
+ *   <li>devsearch.initial.managers: comma-separated node names that may be
+ *       elected cluster manager when the cluster first forms (with seed hosts)</li>
  * </ul>
  */
 public final class DevSearchNode {
@@ -39,6 +47,10 @@ public final class DevSearchNode {
         final int httpPort = Integer.getInteger("devsearch.http.port", 9200);
         final String host = System.getProperty("devsearch.host", "127.0.0.1");
         final String clusterName = System.getProperty("devsearch.cluster.name", "dev-search");
+        final String nodeName = System.getProperty("devsearch.node.name", "dev-node");
+        final String transportPort = System.getProperty("devsearch.transport.port", "");
+        final String seedHosts = System.getProperty("devsearch.seed.hosts", "");
+        final String initialManagers = System.getProperty("devsearch.initial.managers", "");
 
         final OpenSearchRunner runner = new OpenSearchRunner();
         // -1 = don't probe for a "free" port; we set http.port ourselves and
@@ -48,13 +60,26 @@ public final class DevSearchNode {
             settings.put("http.port", String.valueOf(httpPort));
             // Loopback only: this is a dev/test node without security plugin.
             settings.put("network.host", host);
-            // One node, no cluster formation/bootstrap wait (and no
-            // production bootstrap checks, which the embedded node skips anyway).
-            settings.put("discovery.type", "single-node");
+            if (seedHosts.isEmpty()) {
+                // One node, no cluster formation/bootstrap wait (and no
+                // production bootstrap checks, which the embedded node skips anyway).
+                settings.put("discovery.type", "single-node");
+            } else {
+                // A cluster on loopback: the nodes find each other at their
+                // transport ports; the first election needs a majority of
+                // the initial cluster-manager-eligible nodes.
+                settings.putList("discovery.seed_hosts", seedHosts.split(","));
+                if (!initialManagers.isEmpty()) {
+                    settings.putList("cluster.initial_cluster_manager_nodes", initialManagers.split(","));
+                }
+            }
+            if (!transportPort.isEmpty()) {
+                settings.put("transport.port", transportPort);
+            }
             // A nearly-full dev disk must not flip indices read-only or block
             // shard allocation (would make index creation hang at red).
             settings.put("cluster.routing.allocation.disk.threshold_enabled", "false");
-            settings.put("node.name", "dev-node");
+            settings.put("node.name", nodeName);
             // (cluster.default_number_of_replicas is read from the cluster
             // state, not node settings: search-engine.sh sets it via the API.)
             // With a 1g heap the "real memory" parent breaker (95% of heap,
