@@ -34,7 +34,7 @@ case "${1:-}" in
     if running; then echo "identity provider already running: $ISSUER"; exit 0; fi
     secret="$(client_secret)"
     manage migrate --noinput -v0
-    manage dan_setup --client-id "$CLIENT_ID" --client-secret "$secret" \
+    manage dan_setup --client-id "$CLIENT_ID" --client-secret="$secret" \
       --redirect-uri "$TUMEN_URL/signin/callback/" --post-logout-uri "$TUMEN_URL/signout/done/" \
       --post-logout-uri "$TUMEN_URL/en/signout/done/" --redirect-uri "${TUMEN_URL/127.0.0.1/localhost}/signin/callback/" \
       --post-logout-uri "${TUMEN_URL/127.0.0.1/localhost}/signout/done/" \

@@ -600,7 +600,9 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
                 continue
             entry = {"@type": "ServiceChannel", "name": str(channel.label)}
             if key == "online" and self.accepts_applications and self.is_public:
-                entry["serviceUrl"] = request.build_absolute_uri(reverse("form_start", args=[self.code]))
+                # An instant reference is asked for (plugins' "reference_request"), not applied for.
+                online = "reference_request" if self.instant_reference else "form_start"
+                entry["serviceUrl"] = request.build_absolute_uri(reverse(online, args=[self.code]))
             channels.append(entry)
         place = self.soum or self.aimag
         data = {

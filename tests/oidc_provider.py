@@ -43,7 +43,9 @@ def start(var: Path, port: int, *, tumen_bases=("http://testserver", "http://127
     env.update(DAN_VAR_DIR=str(var), DAN_FAULTS="true")
     secret = secrets.token_urlsafe(24)
     manage = [sys.executable, "manage.py"]
-    setup = ["dan_setup", "--client-id", CLIENT_ID, "--client-secret", secret]
+    # "--client-secret=…" in one argument: a random secret may start with "-", which argparse would
+    # take for an option.
+    setup = ["dan_setup", "--client-id", CLIENT_ID, f"--client-secret={secret}"]
     for base in tumen_bases:
         setup += ["--redirect-uri", f"{base}/signin/callback/"]
         setup += ["--post-logout-uri", f"{base}/signout/done/", "--post-logout-uri", f"{base}/en/signout/done/"]
