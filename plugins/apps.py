@@ -26,6 +26,7 @@ class PluginsConfig(AppConfig):
         from .checks import run_pre_submit_checks
         from .delivery import deliveries_in_flight, forget_personal_data, plan_deliveries
         from .registry import register
+        from .secrets import check_secrets_readable
         from .sms import check_gateway, send_through_gateway
 
         register.discover()
@@ -37,3 +38,4 @@ class PluginsConfig(AppConfig):
         sms_requested.connect(send_through_gateway, dispatch_uid="tumen_sms_gateway")
         agency_groups_synced.connect(grant_role_permissions, dispatch_uid="tumen_plugin_roles")
         checks.register(check_gateway, checks.Tags.database)
+        checks.register(check_secrets_readable, checks.Tags.database)
