@@ -11,6 +11,7 @@ import django_filters
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
@@ -34,7 +35,14 @@ from form_builder.wagtail_hooks import guard_object_urls
 
 from . import access
 from .base import is_secret_option
-from .delivery import replay, send_test_submission
+from .delivery import (
+    coverage,
+    plan_deliveries,
+    replay,
+    send_test_submission,
+    undelivered_by_agency,
+    undelivered_submissions,
+)
 from .forms import AgencyCredentialForm, PluginChoiceForm, PluginConfigForm
 from .models import AgencyCredential, Delivery, DeliveryAttempt, PluginConfig
 from .registry import register
@@ -396,12 +404,38 @@ def dashboard_rows(now=None, deliveries=None):
 def dashboard(request):
     user = request.user
     rows = dashboard_rows(deliveries=access.deliveries_seen_by(user, Delivery.objects.all()))
+    add_undelivered(rows, undelivered_by_agency(access.reader_codes(user)))
     managed = access.managed_codes(user)
     for row in rows:
-        row["can_replay"] = user.has_perm("plugins.change_delivery") and (
-            managed is None or row["agency__code"] in managed
-        )
-    return TemplateResponse(request, "plugins/admin/dashboard.html", {"rows": rows, "header_icon": "mail"})
+        row["can_replay"] = user.has_perm("plugins.change_delivery") and (managed is None or row["agency__code"] in managed)
+    context = {
+        "rows": rows,
+        "header_icon": "mail",
+        "without_target": [row for row in rows if row["without_target"]],
+        "add_target_url": reverse("plugin_configs:add") + "?plugin=webhook",
+        "can_add_target": user.has_perm("plugins.add_pluginconfig"),
+    }
+    return TemplateResponse(request, "plugins/admin/dashboard.html", context)
+
+
+def add_undelivered(rows, undelivered: dict[str, int]) -> None:
+    """Each row's applications waiting with no delivery target, and a row for each agency that has
+    such applications but no deliveries at all (a new installation without targets)."""
+    from service_pages.models import Agency
+
+    by_code = {row["agency__code"]: row for row in rows}
+    names = dict(Agency.objects.filter(code__in=list(undelivered)).values_list("code", "name_mn"))
+    for code, count in undelivered.items():
+        row = by_code.get(code or None)
+        if row is None:
+            row = {"agency__code": code, "agency__name_mn": names.get(code, code), "agency_id": None, "pending": 0,
+                   "retrying": 0, "delivered": 0, "dead": 0, "oldest": None, "oldest_age": None, "attempts_24h": 0,
+                   "error_rate": 0.0}  # fmt: skip
+            rows.append(row)
+            by_code[code] = row
+        row["without_target"] = count
+    for row in rows:
+        row.setdefault("without_target", 0)
 
 
 @require_POST
@@ -425,6 +459,30 @@ def replay_dead(request, agency_id):
         raise Http404
     count = sum(replay(delivery) for delivery in dead)
     messages.success(request, gettext("%(count)s deliveries will be sent again.") % {"count": count})
+    return redirect("plugins_dashboard")
+
+
+@require_POST
+@permission_required("plugins.change_delivery")
+def deliver_waiting(request, code):
+    """Plan the deliveries of an agency's applications that waited with no target (after one was added)."""
+    managed = access.managed_codes(request.user)
+    if managed is not None and code not in managed:
+        raise Http404
+    waiting = [
+        submission
+        for submission in undelivered_submissions().select_related("service", "agency")
+        if coverage.current_agency_code(submission.agency.code if submission.agency_id else "", submission.stage_agencies,
+                                        submission.stage) == code
+    ]  # fmt: skip
+    planned = 0
+    for submission in waiting:
+        with transaction.atomic():
+            planned += len(plan_deliveries(submission=submission, stage=submission.stage))
+    if planned:
+        messages.success(request, gettext("%(count)s deliveries were planned for the waiting applications.") % {"count": planned})
+    else:
+        messages.warning(request, gettext("Nothing was planned: the agency still has no enabled delivery target."))
     return redirect("plugins_dashboard")
 
 
@@ -476,6 +534,7 @@ def register_plugin_admin_urls():
         path("delivery-dashboard/", dashboard, name="plugins_dashboard"),
         path("delivery-dashboard/replay/<int:agency_id>/", replay_dead, name="plugins_replay_dead"),
         path("deliveries/replay/<uuid:pk>/", replay_delivery, name="plugins_replay_delivery"),
+        path("delivery-dashboard/deliver-waiting/<slug:code>/", deliver_waiting, name="plugins_deliver_waiting"),
         path("plugin_configs/check/<int:pk>/", check_config, name="plugins_check_config"),
         path("plugin_configs/send-test/<int:pk>/", send_test, name="plugins_send_test"),
     ]

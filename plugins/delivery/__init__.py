@@ -24,6 +24,8 @@ Flow (docs/ARCHITECTURE.md, "How a submission flows"), one module per step:
 5. ``retention``: the receivers of ``form_builder``'s retention signals.
 6. :func:`send_test_submission` (``probe``): the admin's test submission to one target, sent at
    once and stored nowhere.
+7. ``coverage``: the applications no target carries (:func:`undelivered_by_agency`), for the
+   dashboard and ``/healthz``.
 
 At-least-once: a worker that dies after the agency answered but before recording it makes the
 delivery run again, with the same idempotency key, which the agency uses to drop the duplicate.
@@ -34,6 +36,7 @@ This package re-exports the public names its callers use (``plugins.apps``, ``pl
 
 from .alerts import alert
 from .attempts import attempt_claimed, backoff_seconds, mark_submission_delivered, record
+from .coverage import undelivered_by_agency, undelivered_submissions
 from .leasing import ACTIVE, MAX_BATCH, batch_size, claim_batch, claimable_deliveries, release, worker_name
 from .payload import DeliveryContext, load_submissions
 from .planning import plan_deliveries
@@ -70,6 +73,8 @@ __all__ = [
     "release",
     "replay",
     "send_test_submission",
+    "undelivered_by_agency",
+    "undelivered_submissions",
     "sweep",
     "wake",
     "wake_after_commit",
