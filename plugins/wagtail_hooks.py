@@ -32,6 +32,7 @@ from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from form_builder.wagtail_hooks import guard_object_urls
+from service_pages.panels import NeedItem, add_panel
 
 from . import access
 from .base import is_secret_option
@@ -548,3 +549,44 @@ class DashboardMenuItem(MenuItem):
 @hooks.register("register_admin_menu_item")
 def register_dashboard_menu_item():
     return DashboardMenuItem(_("Delivery dashboard"), reverse("plugins_dashboard"), icon_name="mail", order=229)
+
+
+# -- the home page: failed deliveries and failing targets of the user's agency ----------------------
+
+
+def failing_targets(user):
+    """The user's agencies' enabled targets whose most recent attempt failed."""
+    from django.db.models import OuterRef, Subquery
+
+    last = DeliveryAttempt.objects.filter(delivery__config=OuterRef("pk")).order_by("-started_at", "-pk")
+    configs = access.configs_of(user, PluginConfig.objects.filter(enabled=True)).select_related("agency", "service")
+    return configs.annotate(last_ok=Subquery(last.values("ok")[:1]), last_error=Subquery(last.values("error")[:1])).filter(
+        last_ok=False
+    )
+
+
+@hooks.register("construct_homepage_panels")
+def add_delivery_panel(request, panels):
+    user = request.user
+    if not user.has_perm("plugins.view_delivery"):
+        return
+    seen = access.deliveries_seen_by(user, Delivery.objects.all())
+    deliveries = reverse("deliveries:index")
+    items = [
+        NeedItem(gettext("Failed deliveries (dead letters)"), f"{deliveries}?state=dead", seen.filter(state=Delivery.State.DEAD).count()),
+        NeedItem(gettext("Deliveries being retried"), f"{deliveries}?state=retrying", seen.filter(state=Delivery.State.RETRYING).count()),
+        NeedItem(
+            gettext("Applications that reach no agency system (no delivery target)"), reverse("plugins_dashboard"),
+            sum(undelivered_by_agency(access.reader_codes(user)).values()),
+        ),
+    ]  # fmt: skip
+    if user.has_perm("plugins.change_pluginconfig"):
+        for config in failing_targets(user)[:10]:
+            items.append(
+                NeedItem(
+                    gettext("Target “%(target)s”: its last attempt failed") % {"target": config},
+                    reverse("plugin_configs:inspect", args=[config.pk]),
+                    detail=(config.last_error or "")[:200],
+                )
+            )
+    add_panel(panels, "tumen-deliveries", _("Deliveries of your agency"), items, order=90)
