@@ -103,6 +103,8 @@ def live_site(tmp_path_factory):
         # The administrator of the admin browser tests (tests/test_csp.py), made by ensure_admin.
         "ADMIN_USERNAME": "live-admin",
         "ADMIN_PASSWORD": "live-admin-pw",
+        # "Test connection" to the stand-in agency endpoints the browser tests start on loopback.
+        "TUMEN_DELIVERY_ALLOW_HTTP": "true",
     }
     commands = (
         ["migrate", "--noinput", "-v0"],
@@ -117,6 +119,7 @@ def live_site(tmp_path_factory):
             [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
         )
     process, base, _log = gunicorn_site.start(env, var, port)
+    gunicorn_site.LIVE_SITE_ENV.update(env)  # for tests that add data to the site's database
     yield base
     process.terminate()
     process.wait(timeout=30)
