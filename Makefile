@@ -29,8 +29,11 @@ migrate: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py compilemessages -v0 --ignore=.venv
 
+DEMO_AGENCY_PORT ?= 8765
+
 demo: migrate
-	$(PY) manage.py load_demo_catalog
+	@# The demo agencies deliver to the demo agency endpoint that run-embedded.sh starts.
+	$(PY) manage.py load_demo_catalog --endpoint-base http://127.0.0.1:$(DEMO_AGENCY_PORT)
 	@# Apply the queued background work (search index, reference index) before serving.
 	$(PY) manage.py db_worker --queue-name '*' --batch --no-startup-delay --no-reload -v0
 	@# Statistics snapshot now, and its hourly refresh queued for the worker that runs beside the site.
@@ -38,11 +41,11 @@ demo: migrate
 	$(PY) manage.py ensure_admin
 
 run: demo
-	scripts/run-embedded.sh runserver
+	TUMEN_DEMO_AGENCY_PORT=$(DEMO_AGENCY_PORT) scripts/run-embedded.sh runserver
 
 serve: demo
 	$(PY) manage.py collectstatic --noinput -v0
-	scripts/run-embedded.sh gunicorn
+	TUMEN_DEMO_AGENCY_PORT=$(DEMO_AGENCY_PORT) scripts/run-embedded.sh gunicorn
 
 worker: install
 	$(PY) manage.py db_worker --queue-name '*'

@@ -11,6 +11,9 @@
   folders a web server publishes.
 - ``tumen.E005``: ``TUMEN_RETENTION_DAYS`` is below the national floor ``TUMEN_RETENTION_MIN_DAYS``:
   closed applications would be anonymised before an appeal could need them.
+- ``tumen.E006``: ``TUMEN_SECRETS_KEYS`` is missing (agencies' secrets would be encrypted with the
+  development key derived from ``SECRET_KEY``) or holds a value that is not a Fernet key (checked
+  everywhere, not only in production: no secret could be read or written).
 
 Under ``cms.settings.production`` (``TUMEN_REFUSE_UNSAFE_DEPLOY``) they run with every check,
 so every management command refuses, and ``cms.wsgi`` refuses to start the web server
@@ -27,6 +30,7 @@ from django.core.checks import Error, Tags, Warning, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
 from cms.env import DEVELOPMENT_SECRET_KEY
+from plugins import secrets
 
 SETTINGS_TAG = "tumen_settings"
 MIN_SECRET_KEY_LENGTH = 50
@@ -127,9 +131,42 @@ def check_retention() -> list[Error]:
     ]
 
 
+SECRETS_KEYS_HINT = (
+    "Set TUMEN_SECRETS_KEYS to one or more Fernet keys, comma-separated, newest first; make one with "
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def check_secrets_keys_format() -> list[Error]:
+    problems = secrets.key_problems(list(getattr(settings, "TUMEN_SECRETS_KEYS", []) or []))
+    if not problems:
+        return []
+    return [
+        Error(
+            "TUMEN_SECRETS_KEYS cannot be used (" + "; ".join(problems) + "): agencies' secrets can be neither read nor stored.",
+            hint=SECRETS_KEYS_HINT,
+            id="tumen.E006",
+        )
+    ]
+
+
+def check_secrets_keys() -> list[Error]:
+    if getattr(settings, "TUMEN_SECRETS_KEYS", None):
+        return check_secrets_keys_format()
+    return [
+        Error(
+            "TUMEN_SECRETS_KEYS is not set: agencies' secrets (delivery signing secrets, API keys) would be "
+            "encrypted with a development key derived from SECRET_KEY.",
+            hint=SECRETS_KEYS_HINT,
+            id="tumen.E006",
+        )
+    ]
+
+
 def unsafe_settings() -> list[Error]:
     return [
         *check_debug(), *check_secret_key(), *check_trusted_proxies(), *check_private_media_root(), *check_retention(),
+        *check_secrets_keys(),
     ]  # fmt: skip
 
 
@@ -147,6 +184,12 @@ def deploy_settings(app_configs, **kwargs):
 def production_settings(app_configs, **kwargs):
     """Under the production settings, every command's checks refuse an unsafe deploy."""
     return unsafe_settings() if _refusing() else []
+
+
+@register(Tags.security, SETTINGS_TAG)
+def secrets_keys_usable(app_configs, **kwargs):
+    """A malformed TUMEN_SECRETS_KEYS in any settings (production also requires it, above)."""
+    return [] if _refusing() else check_secrets_keys_format()
 
 
 @register(Tags.security)

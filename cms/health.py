@@ -6,7 +6,8 @@ the database is down: without a search engine the site still serves pages and
 
 Anyone gets the status code and ``{"status": "ok" | "degraded" | "down"}``: all a load
 balancer needs. The details (database vendor and timing, the search engine's host, product and
-version, the task queue) are for signed-in staff, or for a monitor that sends the
+version, the task queue, and deliveries: applications no delivery target carries, per agency, and
+failing deliveries; ``plugins.delivery.coverage``) are for signed-in staff, or for a monitor that sends the
 ``X-Health-Token`` header equal to ``TUMEN_HEALTH_TOKEN`` (which works while the database, and
 so every session, is down).
 """
@@ -22,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from wagtail.search.backends import get_search_backend
 
+from plugins.delivery import coverage
 from search.backends import DATABASE_BACKEND, redact_url
 
 ENGINE_TIMEOUT_SECONDS = 2
@@ -73,6 +75,15 @@ def check_tasks() -> dict:
         return {"ready": None, "running": None, "error": exc.__class__.__name__}
 
 
+def check_deliveries() -> dict:
+    """Applications waiting with no delivery target (per agency), retrying and dead deliveries.
+    Reported, never a reason for "degraded": the site itself serves."""
+    try:
+        return coverage.summary()
+    except Exception as exc:  # database down or not migrated: details only, never a 500
+        return {"ok": False, "error": exc.__class__.__name__}
+
+
 def may_see_details(request) -> bool:
     """Signed-in staff, or the monitoring token header (compared in constant time)."""
     token = getattr(settings, "TUMEN_HEALTH_TOKEN", "")
@@ -98,5 +109,5 @@ def healthz(request):
         status = "ok"
     body = {"status": status}
     if may_see_details(request):
-        body.update(database=database, search=search, tasks=check_tasks())
+        body.update(database=database, search=search, tasks=check_tasks(), deliveries=check_deliveries())
     return JsonResponse(body, status=200 if database["ok"] else 503)

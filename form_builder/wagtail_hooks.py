@@ -8,6 +8,8 @@
 - Uploaded files are downloaded through :func:`download_file`, which checks the permission.
 - Every inspect, export and download is written to the access log (``access_log``), which the
   agency's moderators read under "Access log" (read-only, their agency's entries only).
+- The home page tells moderators how many of their agency's applications wait in the stage their
+  agency decides (``service_pages.panels``).
 """
 
 from functools import wraps
@@ -37,6 +39,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from service_pages.bulk_actions import AgencyScopedBulkActionMixin
 from service_pages.governance import (
     agency_codes_for,
+    deciding_agency_code,
     filter_by_agency,
     filter_submissions,
     may_decide,
@@ -44,6 +47,7 @@ from service_pages.governance import (
     may_work_on,
 )
 from service_pages.models import Agency
+from service_pages.panels import NeedItem, add_panel
 
 from . import access_log
 from .access_log import AccessLogEntry
@@ -508,3 +512,37 @@ def register_purge_log_action(actions):
             counts = (log_entry.data or {}).get("counts", {})
             listed = ", ".join(f"{label}: {number}" for label, number in counts.items())
             return _("Personal data past retention anonymised (%(counts)s)") % {"counts": listed}
+
+
+# -- the home page: applications waiting for the user's agency -----------------------------------
+
+OPEN_STATUSES = [status for status in Status.values if status not in (Status.COMPLETED, Status.REJECTED)]
+
+
+def waiting_counts(user) -> dict[str, int]:
+    """Open applications whose current stage the user's agencies decide, by status."""
+    from collections import Counter
+
+    from django.db.models import Count
+
+    codes = agency_codes_for(user)
+    open_ones = Submission.objects.filter(status__in=OPEN_STATUSES)
+    if codes is None:
+        return dict(open_ones.values_list("status").annotate(n=Count("pk")).order_by())
+    counts = Counter()
+    visible = filter_submissions(open_ones, user).select_related("agency").only("status", "stage", "stage_agencies", "agency__code")
+    for submission in visible.iterator():
+        if deciding_agency_code(submission) in codes:
+            counts[submission.status] += 1
+    return dict(counts)
+
+
+@hooks.register("construct_homepage_panels")
+def add_waiting_applications_panel(request, panels):
+    user = request.user
+    if not (user.has_perm("form_builder.view_submission") or user.has_perm("form_builder.change_submission")):
+        return
+    counts = waiting_counts(user)
+    index = reverse("submissions:index")
+    items = [NeedItem(str(Status(status).label), f"{index}?status={status}", counts.get(status, 0)) for status in OPEN_STATUSES]
+    add_panel(panels, "tumen-applications", _("Applications waiting in your agency's stage"), items, order=85)

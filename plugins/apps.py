@@ -19,11 +19,16 @@ class PluginsConfig(AppConfig):
             submission_checking,
             submission_received,
         )
+        from service_pages.catalog import agencies_imported
+        from service_pages.governance import agency_groups_synced
 
         from . import contrib  # noqa: F401  (registers the built-in plugins)
+        from .access import grant_role_permissions
         from .checks import run_pre_submit_checks
         from .delivery import deliveries_in_flight, forget_personal_data, plan_deliveries
+        from .provisioning import provision_webhook_targets
         from .registry import register
+        from .secrets import check_secrets_readable
         from .sms import check_gateway, send_through_gateway
 
         register.discover()
@@ -33,4 +38,7 @@ class PluginsConfig(AppConfig):
         personal_data_purged.connect(forget_personal_data, dispatch_uid="tumen_forget_delivery_data")
         retention_hold.connect(deliveries_in_flight, dispatch_uid="tumen_hold_undelivered")
         sms_requested.connect(send_through_gateway, dispatch_uid="tumen_sms_gateway")
+        agency_groups_synced.connect(grant_role_permissions, dispatch_uid="tumen_plugin_roles")
+        agencies_imported.connect(provision_webhook_targets, dispatch_uid="tumen_provision_webhook_targets")
         checks.register(check_gateway, checks.Tags.database)
+        checks.register(check_secrets_readable, checks.Tags.database)

@@ -8,6 +8,9 @@ and per-field errors are the plugin's. What is stored in ``PluginConfig.options`
 
 Secret options (see :func:`plugins.base.is_secret_option`) are never written back into the page;
 on an existing configuration a blank secret keeps the stored one.
+
+The agency and service choices are the user's own agencies' (``plugins.access``): an agency's
+integrator configures targets for their agency only, never one for every agency.
 """
 
 from django import forms
@@ -18,8 +21,9 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 from service_pages.models import ServicePage
 
+from . import access
 from .base import is_secret_option
-from .models import PluginConfig
+from .models import AgencyCredential, PluginConfig
 from .registry import register
 
 OPTION_PREFIX = "option__"
@@ -55,6 +59,26 @@ class PluginChoiceForm(forms.Form):
     )
 
 
+class RequiredAgencyField(forms.ModelChoiceField):
+    """One of the user's agencies (required: no agency would mean every agency's)."""
+
+    def __init__(self, queryset, label):
+        super().__init__(queryset=queryset, label=label, empty_label=None, help_text=_("Your agency's only."))
+
+
+def limit_agency_choices(form, user, services=False):
+    """Offer only the agencies (and their services) ``user`` manages; superusers and the national
+    team keep every choice, including none (every agency)."""
+    codes = access.managed_codes(user) if user is not None else None
+    if codes is None:
+        return
+    if "agency" in form.fields:
+        form.fields["agency"] = RequiredAgencyField(access.agencies_managed_by(user), form.fields["agency"].label)
+    if services and "service" in form.fields:
+        field = form.fields["service"]
+        field.queryset = field.queryset.filter(agency__code__in=codes)
+
+
 class PluginConfigForm(WagtailAdminModelForm):
     """A configuration with the option fields of ``plugin`` (a registered plugin instance)."""
 
@@ -72,7 +96,10 @@ class PluginConfigForm(WagtailAdminModelForm):
         # deliveries refer to the original whatever language the citizen applied in.
         if "service" in self.fields:
             self.fields["service"].queryset = ServicePage.objects.canonical()
-            self.fields["service"].help_text = _("The service's original (Mongolian) page; it applies to its translations too.")
+            self.fields["service"].help_text = _(
+                "The service's original (Mongolian) page; it applies to its translations too."
+            )
+        limit_agency_choices(self, getattr(self, "for_user", None), services=True)
         # The plugin is fixed by the page (the views' ?plugin=): never taken from the posted data.
         self.fields["plugin_id"].disabled = True
         self.fields["plugin_id"].required = False
@@ -141,3 +168,17 @@ class PluginConfigForm(WagtailAdminModelForm):
             if not any(self.has_error(name) for name in self.fields if name.startswith(OPTION_PREFIX)):
                 error_dict.setdefault(NON_FIELD_ERRORS, []).extend(problems)
         super()._update_errors(errors)
+
+
+class AgencyCredentialForm(WagtailAdminModelForm):
+    """A new or existing key: which agency, and whether it is active (the secret is generated)."""
+
+    class Meta:
+        model = AgencyCredential
+        fields = ["agency", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_agency_choices(self, getattr(self, "for_user", None))
+        if self.instance.pk and "agency" in self.fields:
+            self.fields["agency"].disabled = True  # a key stays with the agency it was made for

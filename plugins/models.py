@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .registry import register
+from .secrets import EncryptedTextField, SecretOptionsField, secret_option_names
 
 
 class PluginConfig(models.Model):
@@ -40,7 +41,8 @@ class PluginConfig(models.Model):
         help_text=_("Set to override the agency's configuration for one service."),
     )  # fmt: skip
     enabled = models.BooleanField(_("enabled"), default=True)
-    options = models.JSONField(_("options"), default=dict, blank=True)
+    # Secret options are encrypted in the database (plugins.secrets), clear here.
+    options = SecretOptionsField(_("options"), default=dict, blank=True)
     last_alert_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -64,6 +66,10 @@ class PluginConfig(models.Model):
     def kind(self) -> str:
         plugin = self.plugin
         return plugin.kind if plugin else ""
+
+    def secret_option_names(self) -> list[str]:
+        """The options stored encrypted (``plugins.secrets.secret_option_names``)."""
+        return secret_option_names(self.plugin_id, self.options)
 
     def clean(self):
         plugin = self.plugin
@@ -165,7 +171,9 @@ class AgencyCredential(models.Model):
 
     agency = models.ForeignKey("service_pages.Agency", verbose_name=_("agency"), on_delete=models.CASCADE, related_name="credentials")
     key_id = models.CharField(_("key id"), max_length=32, unique=True, default=_new_key_id)
-    secret = models.CharField(_("secret"), max_length=128, default=_new_secret)
+    # Encrypted in the database (plugins.secrets): the callback check needs it in clear, so it
+    # cannot be hashed. The admin shows it once, on the page that answers the "add" form.
+    secret = EncryptedTextField(_("secret"), default=_new_secret, editable=False)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Serve the site in embedded mode (SQLite, database search) together with the
-# django-tasks worker that applies search-index updates and other background
-# work, and the demo identity provider for citizen sign-in. Ctrl-C stops them all. Used by `make run`
+# django-tasks worker that applies search-index updates, delivers applications and
+# other background work, the demo agency endpoint the demo agencies' applications are
+# delivered to (scripts/demo_agency.py, port TUMEN_DEMO_AGENCY_PORT, default 8765), and the
+# demo identity provider for citizen sign-in. Ctrl-C stops them all. Used by `make run`
 # (runserver) and `make serve` (gunicorn).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,9 +21,11 @@ if [ -z "${TUMEN_OIDC_ISSUER:-}" ]; then
   eval "$(scripts/oidc-provider.sh env)"
 fi
 
+"$PY" scripts/demo_agency.py --port "${TUMEN_DEMO_AGENCY_PORT:-8765}" &
+AGENCY=$!
 "$PY" manage.py db_worker --queue-name '*' --no-reload -v0 &
 WORKER=$!
-trap 'kill "$WORKER" 2>/dev/null || true; [ -z "$STARTED_PROVIDER" ] || scripts/oidc-provider.sh stop >/dev/null' EXIT INT TERM
+trap 'kill "$WORKER" "$AGENCY" 2>/dev/null || true; [ -z "$STARTED_PROVIDER" ] || scripts/oidc-provider.sh stop >/dev/null' EXIT INT TERM
 
 echo "Tumen: http://127.0.0.1:8000/  (admin: http://127.0.0.1:8000/admin/, health: /healthz)"
 [ -z "$STARTED_PROVIDER" ] || echo "Citizens sign in at $TUMEN_OIDC_ISSUER as bold, saraa or tuya (password: demo)"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from wagtail.models import Site
@@ -19,6 +20,12 @@ from .channels import CHANNELS
 from .models import Agency, AgencyPage, Aimag, CatalogIndexPage, Category, ServicePage, Soum, stage_agencies_problem
 
 LIST_SEPARATOR = "|"
+
+# Sent by ``import_agencies --endpoint-base`` (and ``load_demo_catalog --endpoint-base``) inside
+# the import's transaction, with ``agencies`` (the imported Agency rows that have an endpoint URL).
+# The plugins app answers with one ``dict`` per agency it gave a delivery target
+# (``plugins.provisioning``): the catalog does not know delivery, only that agencies arrived.
+agencies_imported = Signal()
 # Text fields with a length limit in the database, and the spreadsheet column each comes from.
 MAX_LENGTHS = {
     field.name: field.max_length

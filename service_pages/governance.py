@@ -6,6 +6,9 @@ For each agency with a catalog section (its :class:`~service_pages.models.Agency
   moderation (no publish permission);
 - ``<code> moderators`` may also publish, and are the reviewers of the agency's workflow
   (a :class:`~wagtail.models.GroupApprovalTask`) attached to the agency page;
+- ``<code> integrators`` connect the agency's own systems: no page rights here; the plugins app
+  gives them their agency's delivery targets, API keys and deliveries (it answers
+  :data:`agency_groups_synced`, as this module may not name its models);
 - the ``National catalog team`` may edit and publish the whole catalog.
 
 Both languages alike: the permissions and the workflow are set on the agency's page *and* on
@@ -35,6 +38,10 @@ from .models import AgencyPage, CatalogIndexPage
 agency_groups_synced = Signal()
 
 NATIONAL_TEAM = "National catalog team"
+# The roles of an agency's staff, each a group named "<agency code> <role>".
+EDITORS, MODERATORS, INTEGRATORS = "editors", "moderators", "integrators"
+# Who works on the agency's pages, forms and applications (the default of agency_codes_for).
+CONTENT_ROLES = (EDITORS, MODERATORS)
 EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "lock_page", "unlock_page")
 MODERATOR_PAGE_PERMISSIONS = (*EDITOR_PAGE_PERMISSIONS, "publish_page")
 SUBMISSION_ACTIONS = ("view", "change", "add", "delete")
@@ -46,6 +53,7 @@ class AgencyGroups:
     editors: Group
     moderators: Group
     workflow: Workflow
+    integrators: Group | None = None
 
 
 def _permission(label: str) -> Permission:
@@ -68,10 +76,15 @@ def _grant_pages(group: Group, page, codenames):
         GroupPagePermission.objects.get_or_create(group=group, page=page, permission=_page_permission(codename))
 
 
-def _group(name: str) -> Group:
+def _group(name: str, admin_permissions=ADMIN_PERMISSIONS) -> Group:
     group, _created = Group.objects.get_or_create(name=name)
-    group.permissions.add(*(_permission(label) for label in ADMIN_PERMISSIONS))
+    group.permissions.add(*(_permission(label) for label in admin_permissions))
     return group
+
+
+def agency_group_name(code: str, role: str) -> str:
+    """``"<agency code> <role>"``: the group of one role of one agency."""
+    return f"{code} {role}"
 
 
 def _in_every_language(page):
@@ -82,8 +95,10 @@ def _in_every_language(page):
 @transaction.atomic
 def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
     code = agency_page.agency.code
-    editors = _group(f"{code} editors")
-    moderators = _group(f"{code} moderators")
+    editors = _group(agency_group_name(code, EDITORS))
+    moderators = _group(agency_group_name(code, MODERATORS))
+    # Integrators only sign in to the admin: their rights are the plugins app's (see the docstring).
+    integrators = _group(agency_group_name(code, INTEGRATORS), admin_permissions=ADMIN_PERMISSIONS[:1])
     workflow, _created = Workflow.objects.get_or_create(name=f"{code} review", defaults={"active": True})
     task = GroupApprovalTask.objects.filter(name=f"{code} moderators approve").first()
     if task is None:
@@ -103,7 +118,7 @@ def sync_agency(agency_page: AgencyPage) -> AgencyGroups:
     moderators.permissions.add(*_model_permissions("form_builder", "submission", ("view", "change")))
     # The access log of their agency's applications (read-only; form_builder.access_log).
     moderators.permissions.add(*_model_permissions("form_builder", "accesslogentry", ("view",)))
-    return AgencyGroups(editors=editors, moderators=moderators, workflow=workflow)
+    return AgencyGroups(editors=editors, moderators=moderators, workflow=workflow, integrators=integrators)
 
 
 @transaction.atomic
@@ -141,14 +156,19 @@ def sync_agency_groups(progress=None) -> int:
         sync_agency(page)
         if progress:
             progress(number, total, page.agency.code)
-    # Apps above this one keep their own reviewers in step (form_builder: the form review workflow).
+    # Apps above this one keep their own rights in step (form_builder: the form review workflow;
+    # plugins: the integrators' and moderators' delivery rights).
     agency_groups_synced.send(sender=AgencyPage)
     return total
 
 
-def agency_codes_for(user) -> set[str] | None:
+def agency_codes_for(user, roles=CONTENT_ROLES) -> set[str] | None:
     """The agencies whose records ``user`` works on: ``None`` means all (superusers and the national
-    team), else the codes of the agencies whose editors or moderators groups they belong to."""
+    team), else the codes of the agencies in whose groups of ``roles`` they are (by default the
+    editors and moderators: pages, forms and applications; the plugins app asks for its roles).
+
+    A role counts only for its own agency: an editor of A who is an integrator of B manages B's
+    delivery targets, not A's (permissions are global, so the scope must name the role)."""
     if not user.is_authenticated:
         return set()
     if user.is_superuser:
@@ -156,7 +176,8 @@ def agency_codes_for(user) -> set[str] | None:
     names = set(user.groups.values_list("name", flat=True))
     if NATIONAL_TEAM in names:
         return None
-    return {name.rsplit(" ", 1)[0] for name in names if name.endswith((" editors", " moderators"))}
+    suffixes = tuple(f" {role}" for role in roles)
+    return {name.rsplit(" ", 1)[0] for name in names if name.endswith(suffixes)}
 
 
 # -- the agency-rights policy ----------------------------------------------------------------------
@@ -174,13 +195,13 @@ def agency_codes_for(user) -> set[str] | None:
 # Superusers and the national catalog team see and act on everything.
 
 
-def filter_by_agency(queryset, user, field="agency", national=False):
+def filter_by_agency(queryset, user, field="agency", national=False, roles=CONTENT_ROLES):
     """Only the rows of the user's agencies (rows of no agency belong to the national team).
 
     ``national=True`` keeps the rows of no agency too: what every agency may *use* but not edit
-    (the national application forms, in the form chooser).
+    (the national application forms, in the form chooser). ``roles``: see :func:`agency_codes_for`.
     """
-    codes = agency_codes_for(user)
+    codes = agency_codes_for(user, roles)
     if codes is None:
         return queryset
     rows = Q(**{f"{field}__code__in": codes})
@@ -206,8 +227,8 @@ def filter_workflow_states(queryset, user, prefix=""):
     return queryset.filter(allowed)
 
 
-def may_work_on(user, agency) -> bool:
-    codes = agency_codes_for(user)
+def may_work_on(user, agency, roles=CONTENT_ROLES) -> bool:
+    codes = agency_codes_for(user, roles)
     return codes is None or (agency is not None and agency.code in codes)
 
 

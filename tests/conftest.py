@@ -149,6 +149,8 @@ def live_site(tmp_path_factory, oidc_provider):
         "TUMEN_OIDC_ISSUER": oidc_provider.issuer,
         "TUMEN_OIDC_CLIENT_ID": oidc_provider.client_id,
         "TUMEN_OIDC_CLIENT_SECRET": oidc_provider.client_secret,
+        # "Test connection" to the stand-in agency endpoints the browser tests start on loopback.
+        "TUMEN_DELIVERY_ALLOW_HTTP": "true",
     }
     commands = (
         ["migrate", "--noinput", "-v0"],
@@ -163,6 +165,7 @@ def live_site(tmp_path_factory, oidc_provider):
             [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
         )
     process, base, _log = gunicorn_site.start(env, var, port)
+    gunicorn_site.LIVE_SITE_ENV.update(env)  # for tests that add data to the site's database
     yield base
     process.terminate()
     process.wait(timeout=30)

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The environment of the session's live site (tests/conftest.py ``live_site``), once it runs: a
+# test adds data to its database with ``python -m ...`` under this environment.
+LIVE_SITE_ENV: dict = {}
 
 
 def start(env: dict, var: Path, port: int, *, timeout: float = 60) -> tuple[subprocess.Popen, str, Path]:

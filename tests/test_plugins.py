@@ -542,7 +542,9 @@ def test_dashboard_replay_and_test_connection(client, service, agency_server, ad
     assert response.status_code == 302
     dead.refresh_from_db()
     assert dead.state in ("pending", "delivered")
-    check = admin_client.get(f"/admin/plugin_configs/check/{config.pk}/", follow=True)
+    # Test connection makes a request to the agency: a button (POST), never a link a GET could follow.
+    assert admin_client.get(f"/admin/plugin_configs/check/{config.pk}/").status_code == 405
+    check = admin_client.post(f"/admin/plugin_configs/check/{config.pk}/", follow=True)
     assert "HTTP 200" in check.content.decode()
     assert admin_client.get("/admin/plugin_configs/new/").status_code == 200
 

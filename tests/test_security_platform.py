@@ -181,7 +181,9 @@ def test_the_refresh_task_reschedules_itself_on_a_deferring_backend(db, settings
 # -- deploy checks: production refuses DEBUG, a weak key, an unsaid proxy count, public private files --
 
 STRONG_KEY = "k" * 10 + "Q7v2-x9_Lm4pZ8rT1yW6nB3cF5hJ0sD2gA8eK4uR7oI9"
-CONTROLLED = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "TUMEN_TRUSTED_PROXIES", "TUMEN_PRIVATE_MEDIA_ROOT", "MEDIA_ROOT", "STATIC_ROOT")
+SECRETS_KEY = "jv7WF-QhasOaKAXjdXp1w_J_x8KLLGFK1OsjX4mtyZ4="  # a Fernet key (tests only)
+CONTROLLED = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "TUMEN_TRUSTED_PROXIES", "TUMEN_PRIVATE_MEDIA_ROOT", "MEDIA_ROOT", "STATIC_ROOT",
+              "TUMEN_SECRETS_KEYS")  # fmt: skip
 
 
 def production(tmp_path, *args, **env):
@@ -190,7 +192,7 @@ def production(tmp_path, *args, **env):
     full_env = {k: v for k, v in os.environ.items() if k not in CONTROLLED and k not in ("DATABASE_URL", "SEARCH_URL")}
     full_env.update(
         DJANGO_SETTINGS_MODULE="cms.settings.production", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="services.example.mn",
-        TUMEN_VAR_DIR=str(tmp_path), TUMEN_TRUSTED_PROXIES="1",
+        TUMEN_VAR_DIR=str(tmp_path), TUMEN_TRUSTED_PROXIES="1", TUMEN_SECRETS_KEYS=SECRETS_KEY,
     )  # fmt: skip
     for name, value in env.items():
         if value is None:
@@ -222,8 +224,12 @@ def test_sound_production_settings_pass_check_deploy(tmp_path):
         ({"TUMEN_TRUSTED_PROXIES": None}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
         ({"TUMEN_TRUSTED_PROXIES": ""}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
         ({"TUMEN_TRUSTED_PROXIES": "-1"}, "tumen.E003", "TUMEN_TRUSTED_PROXIES"),
+        ({"TUMEN_SECRETS_KEYS": None}, "tumen.E006", "TUMEN_SECRETS_KEYS"),
+        ({"TUMEN_SECRETS_KEYS": ""}, "tumen.E006", "TUMEN_SECRETS_KEYS"),
+        ({"TUMEN_SECRETS_KEYS": f"{SECRETS_KEY},not-a-fernet-key"}, "tumen.E006", "key 2 is not a Fernet key"),
     ],
-    ids=["debug", "no-key", "short-key", "one-letter-key", "repeated-word-key", "dev-key", "proxies-unset", "proxies-empty", "proxies-negative"],
+    ids=["debug", "no-key", "short-key", "one-letter-key", "repeated-word-key", "dev-key", "proxies-unset", "proxies-empty",
+         "proxies-negative", "secrets-keys-unset", "secrets-keys-empty", "secrets-key-malformed"],  # fmt: skip
 )
 def test_check_deploy_fails_on_an_unsafe_production_setting(tmp_path, env, check_id, words):
     result = check_deploy(tmp_path, **env)
@@ -262,6 +268,8 @@ def test_the_production_web_server_refuses_to_start_with_a_weak_key(tmp_path):
     result = production(tmp_path, "-c", "import cms.wsgi", SECRET_KEY="short-key")
     assert result.returncode != 0
     assert "tumen.E002" in result.stderr
+    without_secrets_keys = production(tmp_path, "-c", "import cms.wsgi", TUMEN_SECRETS_KEYS=None)
+    assert without_secrets_keys.returncode != 0 and "tumen.E006" in without_secrets_keys.stderr
     assert production(tmp_path, "-c", "import cms.wsgi").returncode == 0
 
 

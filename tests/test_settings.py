@@ -90,7 +90,8 @@ def test_boolean_and_list_variables(monkeypatch):
 
 
 def _manage(*args, **env):
-    full_env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "TUMEN_TRUSTED_PROXIES")}
+    controlled = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "TUMEN_TRUSTED_PROXIES", "TUMEN_SECRETS_KEYS")
+    full_env = {k: v for k, v in os.environ.items() if k not in controlled}
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
@@ -107,6 +108,7 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path):
         SECRET_KEY="k" * 10 + "Q7v2-x9_Lm4pZ8rT1yW6nB3cF5hJ0sD2gA8eK4uR7oI9",
         ALLOWED_HOSTS="services.example.mn",
         TUMEN_TRUSTED_PROXIES="1",
+        TUMEN_SECRETS_KEYS="jv7WF-QhasOaKAXjdXp1w_J_x8KLLGFK1OsjX4mtyZ4=",
         TUMEN_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stdout + result.stderr

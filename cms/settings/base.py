@@ -261,6 +261,10 @@ TUMEN_DELIVERY_MAX_RESPONSE_BYTES = env_int("TUMEN_DELIVERY_MAX_RESPONSE_BYTES",
 TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS", 5)
 # Plain http (to loopback only) for development and tests; production needs https.
 TUMEN_DELIVERY_ALLOW_HTTP = env_bool("TUMEN_DELIVERY_ALLOW_HTTP", DEBUG)
+# Keys that encrypt agencies' secrets at rest (plugin secret options, API key secrets;
+# plugins/secrets.py): comma-separated Fernet keys, newest first. Empty: a DEVELOPMENT key derived
+# from SECRET_KEY; production refuses to start without it (tumen.E006, cms/checks.py).
+TUMEN_SECRETS_KEYS = env_list("TUMEN_SECRETS_KEYS", [])
 
 # /healthz answers anyone with its status only; a monitor sending this in X-Health-Token (or
 # signed-in staff) also gets the database, search engine and task queue details. Empty: staff only.

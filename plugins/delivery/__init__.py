@@ -22,6 +22,10 @@ Flow (docs/ARCHITECTURE.md, "How a submission flows"), one module per step:
    expires) gets a drain woken for it. The sweep runs as a self-rescheduling task and as
    ``manage.py sweep_deliveries``.
 5. ``retention``: the receivers of ``form_builder``'s retention signals.
+6. :func:`send_test_submission` (``probe``): the admin's test submission to one target, sent at
+   once and stored nowhere.
+7. ``coverage``: the applications no target carries (:func:`undelivered_by_agency`), for the
+   dashboard and ``/healthz``.
 
 At-least-once: a worker that dies after the agency answered but before recording it makes the
 delivery run again, with the same idempotency key, which the agency uses to drop the duplicate.
@@ -32,9 +36,11 @@ This package re-exports the public names its callers use (``plugins.apps``, ``pl
 
 from .alerts import alert
 from .attempts import attempt_claimed, backoff_seconds, mark_submission_delivered, record
+from .coverage import undelivered_by_agency, undelivered_submissions
 from .leasing import ACTIVE, MAX_BATCH, batch_size, claim_batch, claimable_deliveries, release, worker_name
 from .payload import DeliveryContext, load_submissions
 from .planning import plan_deliveries
+from .probe import ProbeResult, send_test_submission
 from .recovery import LEGACY_DELIVER_TASK, SWEEP_TASK, sweep
 from .replays import replay
 from .retention import deliveries_in_flight, forget_personal_data
@@ -48,6 +54,7 @@ __all__ = [
     "MAX_BATCH",
     "SWEEP_TASK",
     "DeliveryContext",
+    "ProbeResult",
     "alert",
     "attempt_batch",
     "attempt_claimed",
@@ -65,6 +72,9 @@ __all__ = [
     "record",
     "release",
     "replay",
+    "send_test_submission",
+    "undelivered_by_agency",
+    "undelivered_submissions",
     "sweep",
     "wake",
     "wake_after_commit",

@@ -25,6 +25,7 @@ from ..exceptions import DeliveryError
 from ..http import BlockedURL, HTTPFailure
 from ..models import Delivery, DeliveryAttempt
 from ..registry import register
+from ..secrets import unreadable_options
 from .alerts import alert
 from .payload import DeliveryContext
 from .wakeup import wake_after_commit
@@ -43,6 +44,8 @@ def _options(plugin, config, cache: dict | None) -> dict:
     """The target's options, validated once per drain batch (defaults filled, shape guaranteed)."""
     if cache is not None and config.pk in cache:
         return cache[config.pk]
+    if unreadable_options(config.options):  # retried: the key may be put back (see plugins.secrets)
+        raise DeliveryError("a secret option of the target cannot be decrypted with TUMEN_SECRETS_KEYS", retryable=True)
     try:
         options = plugin.clean_options(config.options)
     except ValidationError as invalid:

@@ -5,8 +5,9 @@ from service_pages.governance import sync_agency_groups
 
 class Command(BaseCommand):
     help = (
-        "Create (or update) each agency's 'editors' and 'moderators' groups, their page permissions on "
-        "the agency's catalog section and the agency's review workflow, plus the 'National catalog team' "
+        "Create (or update) each agency's 'editors', 'moderators' and 'integrators' groups, their page "
+        "permissions on the agency's catalog section and the agency's review workflow (integrators: the "
+        "agency's delivery targets, API keys and deliveries, no pages), plus the 'National catalog team' "
         "group that may edit the whole catalog. Safe to run again, e.g. after import_agencies. Then add "
         "people to the groups in Settings → Users."
     )
