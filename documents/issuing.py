@@ -72,12 +72,14 @@ def _stamp(service, agency, holder: Holder, code: str, issued_at, operator_line:
 
 def issue(*, kind: str, service, agency, holder: Holder, key: str, content: DocumentContent | None = None,
           agency_pdf: bytes | None = None, title_mn: str = "", title_en: str = "", operator=None,
-          in_person: dict | None = None, operator_line: str = "", submission=None) -> tuple[IssuedDocument, bool]:  # fmt: skip
+          in_person: dict | None = None, operator_line: str = "", submission=None,
+          looked_up: bool = False) -> tuple[IssuedDocument, bool]:  # fmt: skip
     """Issue one document; ``(document, created)``. Give ``content`` (rendered here) or
     ``agency_pdf`` (an agency's PDF, which gets a verification page; ``title_mn`` names it).
     Raises ``pdf.InvalidPdf`` for an unreadable agency PDF or content that cannot be rendered;
-    nothing is stored then."""
-    found = existing(key)
+    nothing is stored then. ``looked_up``: the caller has just found no document under ``key``
+    (the unique key still settles a race)."""
+    found = None if looked_up else existing(key)
     if found is not None:
         return found, False
     code = new_verification_code()

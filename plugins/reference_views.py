@@ -64,8 +64,12 @@ def request_token(post) -> str:
     return token if TOKEN.fullmatch(token) else f"window:{int(time.time() // FALLBACK_WINDOW_SECONDS)}"
 
 
-def _limited(key: str):
-    verdict = ratelimit.hit(key, ratelimit.Rate.parse(getattr(settings, "TUMEN_RATE_REFERENCES", "")))
+def _limited(key: str, request_key: str):
+    """The per-person limit's refusal, or None; a request already answered (a retry) is not counted."""
+    rate = ratelimit.Rate.parse(getattr(settings, "TUMEN_RATE_REFERENCES", ""))
+    if rate is None or issuing.existing(request_key) is not None:
+        return None
+    verdict = ratelimit.hit(key, rate)
     return None if verdict.allowed else verdict
 
 
@@ -92,10 +96,9 @@ def citizen_reference(request, code):
         return render(request, "plugins/reference_request.html", {**context, "request_token": secrets.token_urlsafe(18)})
     holder = identity.applicant_register_number
     key = issuing.idempotency_key("citizen", holder, service.pk, request_token(request.POST))
-    if issuing.existing(key) is None:
-        holder_key = hashlib.sha256(holder.encode()).hexdigest()[:32]  # no register numbers in counter keys
-        if verdict := _limited(f"reference:holder:{holder_key}"):
-            return _throttled(request, verdict)
+    holder_key = hashlib.sha256(holder.encode()).hexdigest()[:32]  # no register numbers in counter keys
+    if verdict := _limited(f"reference:holder:{holder_key}", key):
+        return _throttled(request, verdict)
     if identity.represents:
         name = ""  # the organisation's name is not in the identity; its register number is
         last_name = first_name = ""
@@ -172,7 +175,7 @@ def operator_reference(request, code):
     data = form.cleaned_data
     register_number = data["register_number"]
     key = issuing.idempotency_key("operator", request.user.pk, register_number, service.pk, request_token(request.POST))
-    if issuing.existing(key) is None and (verdict := _limited(f"reference:operator:{request.user.pk}")):
+    if verdict := _limited(f"reference:operator:{request.user.pk}", key):
         return _throttled(request, verdict)
     profile = request.operator
     office = _office(profile)

@@ -110,7 +110,7 @@ def get_reference(service, holder: issuing.Holder, *, last_name: str, first_name
     try:
         return issuing.issue(
             kind=IssuedDocument.Kind.REFERENCE, service=service, agency=service.agency, holder=holder, key=key,
-            content=content, operator=operator, in_person=in_person, operator_line=operator_line,
+            content=content, operator=operator, in_person=in_person, operator_line=operator_line, looked_up=True,
         )  # fmt: skip
     except InvalidPdf:
         raise ReferenceFailed(UNAVAILABLE, code="agency_unavailable", status=503) from None
