@@ -17,6 +17,7 @@ import pytest
 
 from tests import gunicorn_site
 from tests import oidc_provider as oidc_provider_support
+from tests.agency import AgencyServer
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -184,3 +185,24 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+# -- the delivery tests' shared fixtures -----------------------------------------------------------
+
+
+@pytest.fixture
+def fast_retries(settings, tmp_path):
+    """Deliveries retry at once, uploads go to the test's own folder, e-mail stays in memory (the
+    delivery test modules use it for every test: ``pytest.mark.usefixtures("fast_retries")``)."""
+    settings.TUMEN_DELIVERY_BACKOFF_BASE_SECONDS = 0
+    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def agency_server():
+    """A stand-in agency endpoint on loopback (tests/agency.py), stopped after the test."""
+    server = AgencyServer()
+    yield server
+    server.stop()
+

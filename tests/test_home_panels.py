@@ -11,27 +11,12 @@ from django.test import Client
 from plugins.models import PluginConfig
 from service_pages.governance import sync_agency_groups
 from service_pages.models import AgencyPage, ServicePage
-from tests.agency import AgencyServer
 from tests.deliveries import attempt
 from tests.test_forms import agency_member
 from tests.test_plugins import SECRET, submit
 from tests.test_security_agency import form_in_review
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(settings, tmp_path):
-    settings.TUMEN_DELIVERY_BACKOFF_BASE_SECONDS = 0
-    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-@pytest.fixture
-def agency_server():
-    server = AgencyServer()
-    yield server
-    server.stop()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_retries")]
 
 
 @pytest.fixture

@@ -38,22 +38,8 @@ from tests.deliveries import attempt, claim
 from tests.test_forms import answers, post_api
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_retries")]
 SECRET = "s3cret-shared-with-the-agency"
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(settings, tmp_path):
-    settings.TUMEN_DELIVERY_BACKOFF_BASE_SECONDS = 0
-    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-@pytest.fixture
-def agency_server():
-    server = AgencyServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

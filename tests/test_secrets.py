@@ -19,27 +19,12 @@ from plugins import secrets
 from plugins.models import AgencyCredential, PluginConfig
 from plugins.secrets import check_secrets_readable, stored_text
 from service_pages.models import ServicePage
-from tests.agency import AgencyServer
 from tests.deliveries import attempt
 from tests.test_plugins import SECRET, signed_callback, submit
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_retries")]
 OLD_KEY, NEW_KEY, OTHER_KEY = (Fernet.generate_key().decode() for _ in range(3))
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(settings, tmp_path):
-    settings.TUMEN_DELIVERY_BACKOFF_BASE_SECONDS = 0
-    settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-@pytest.fixture
-def agency_server():
-    server = AgencyServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
