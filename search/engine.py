@@ -8,6 +8,7 @@ using the index column names Wagtail's mapping gives our fields.
 """
 
 import json
+import logging
 from functools import lru_cache
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from search.results import HIT_RELATED, Hit, Results, Window
 from search.summary import facet_values
 from service_pages.channels import CHANNEL_FIELDS, CHANNELS
 from service_pages.models import ServicePage
+
+logger = logging.getLogger(__name__)
 
 FACET_SIZE = 1000  # every agency, aimag and soum: no top-10 cap
 LOGICAL_FIELDS = {
@@ -149,12 +152,33 @@ def _search_request(query: Query, window: Window, strict: bool) -> dict:
 
 
 def _send(client, index_name: str, body: dict) -> dict:
-    try:
-        return client.search(index=index_name, body=body, request_timeout=settings.SEARCH_QUERY_TIMEOUT)
-    except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
-        status = getattr(error, "status_code", None)
-        refused_request = isinstance(status, int) and 400 <= status < 500 and status != 404
-        raise EngineUnavailable(f"{error.__class__.__name__}: {error}", engine_down=not refused_request) from error
+    """Send a search; raise ``EngineUnavailable`` when the engine does not answer it.
+
+    A node that times out is not the cluster: while a killed node's copy is being recovered, or
+    under a burst, one busy node can pass ``SEARCH_QUERY_TIMEOUT`` while the others answer. With
+    several nodes a timed-out query is therefore asked once more, and the client's round robin
+    sends it to the next node; only when that one times out too is the engine taken as down
+    (answers from the embedded index for a few seconds). One node: no second try, since it would
+    only wait on the same busy node again. A refused connection is the client's own business: it
+    retries on another node by itself and leaves the dead one aside.
+    """
+    attempts = 2 if len(_backend().hosts) > 1 else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return client.search(index=index_name, body=body, request_timeout=settings.SEARCH_QUERY_TIMEOUT)
+        except Exception as error:  # connection refused, timeout, missing index, bad gateway ...
+            if attempt < attempts and _timed_out(error):
+                logger.info("search timed out on one node, asking another: %s", error)
+                continue
+            status = getattr(error, "status_code", None)
+            refused_request = isinstance(status, int) and 400 <= status < 500 and status != 404
+            raise EngineUnavailable(f"{error.__class__.__name__}: {error}", engine_down=not refused_request) from error
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _timed_out(error: Exception) -> bool:
+    """The request reached no answer in time (both clients name this exception ``ConnectionTimeout``)."""
+    return any(cls.__name__ == "ConnectionTimeout" for cls in type(error).__mro__)
 
 
 def _results(query: Query, response: dict) -> Results:

@@ -8,6 +8,7 @@ that the engine really answered in the services suite.
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -255,6 +256,65 @@ def test_one_dead_node_of_several_is_retried_on_another_not_a_failover(client, s
             assert client.get("/healthz").json()["status"] == "ok"
     finally:
         dead.close()
+        finder.reset_engine_state()
+
+
+class BusyNode(DeadNode):
+    """A search node too busy to answer: it keeps the connection open and never replies."""
+
+    def _drop(self):
+        held = []
+        while True:
+            try:
+                conn, _address = self.sock.accept()
+            except OSError:  # closed
+                for conn in held:
+                    conn.close()
+                return
+            self.connections += 1
+            held.append(conn)
+
+
+@pytest.mark.engine
+def test_a_busy_node_of_several_is_asked_again_on_another_not_a_failover(client, settings):
+    # While a killed node's copy is recovered one node can pass the query timeout while the
+    # others answer: the search is asked again on the next node, and the site keeps the engine.
+    settings.SEARCH_QUERY_TIMEOUT = 1
+    busy = BusyNode()
+    try:
+        nodes = f"{busy.url},{os.environ['SEARCH_URL']}"
+        cluster = search_backends_setting(nodes, settings.SEARCH_BACKEND, settings.SEARCH_INDEX, 5)
+        with override_settings(WAGTAILSEARCH_BACKENDS=cluster):
+            finder.reset_engine_state()
+            for _ in range(4):  # round robin: the busy node's turn comes within two requests
+                body = api(client, q="гадаад паспорт")
+                assert body["source"] == "engine" and body["degraded"] is False
+                assert "DEMO-00003" in codes(body)[:3]
+            assert busy.connections >= 1
+            assert not failover.engine_skipped()
+    finally:
+        busy.close()
+        finder.reset_engine_state()
+
+
+@pytest.mark.engine
+def test_when_every_node_is_busy_the_site_answers_from_the_embedded_index(client, settings):
+    settings.SEARCH_QUERY_TIMEOUT = 1
+    busy = [BusyNode(), BusyNode()]
+    try:
+        cluster = search_backends_setting(",".join(node.url for node in busy), settings.SEARCH_BACKEND, "tumen_test", 5)
+        with override_settings(WAGTAILSEARCH_BACKENDS=cluster):
+            finder.reset_engine_state()
+            started = time.monotonic()
+            body = client.get("/api/v1/services/search", {"q": "гадаад паспорт"}).json()
+            assert body["source"] == "embedded" and body["degraded"] is True
+            assert "DEMO-00003" in codes(body)[:3]
+            assert time.monotonic() - started < 4  # two tries of 1 s, not one per node and retry
+            assert [node.connections for node in busy] == [1, 1]  # each node asked once
+            assert failover.engine_skipped()  # the next searches do not wait again
+    finally:
+        for node in busy:
+            node.close()
         finder.reset_engine_state()
 
 

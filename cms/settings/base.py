@@ -122,8 +122,9 @@ SEARCH_BACKEND = env_str("SEARCH_BACKEND", "opensearch2")
 SEARCH_INDEX = env_str("SEARCH_INDEX", "tumen")
 # Seconds per request of Wagtail's backend (indexing on save, update_index, the admin's search).
 SEARCH_TIMEOUT = env_int("SEARCH_TIMEOUT", 5)
-# Seconds per request of the public search and autocomplete (search.engine); on a timeout they
-# answer from the embedded index and leave the engine alone for 10 s.
+# Seconds per request of the public search and autocomplete (search.engine). With several nodes
+# in SEARCH_URL a timed-out query is asked once more on the next node; when that times out too
+# (or the only node does) they answer from the embedded index and leave the engine alone for 10 s.
 SEARCH_QUERY_TIMEOUT = env_int("SEARCH_QUERY_TIMEOUT", 2)
 try:
     WAGTAILSEARCH_BACKENDS = search_backends_setting(SEARCH_URL, SEARCH_BACKEND, SEARCH_INDEX, SEARCH_TIMEOUT)
