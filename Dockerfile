@@ -7,8 +7,8 @@
 #   docker run --env-file tumen.env tumen python manage.py db_worker --queue-name '*'    # a worker
 #   docker run --env-file tumen.env tumen python manage.py migrate --noinput             # each deploy
 #
-# tumen.env needs at least SECRET_KEY, ALLOWED_HOSTS, TUMEN_TRUSTED_PROXIES, DATABASE_URL and
-# SEARCH_URL; FORWARDED_ALLOW_IPS must name the load balancer's address, GUNICORN_WORKERS the
+# tumen.env needs at least SECRET_KEY, TUMEN_SECRETS_KEYS, ALLOWED_HOSTS, TUMEN_TRUSTED_PROXIES,
+# DATABASE_URL and SEARCH_URL; FORWARDED_ALLOW_IPS must name the load balancer's address, GUNICORN_WORKERS the
 # container's CPU share (the default counts the host's cores).
 
 FROM python:3.11-slim-bookworm AS build

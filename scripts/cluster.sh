@@ -5,7 +5,7 @@
 #   scripts/cluster.sh status             # each component: pid, port, health
 #   scripts/cluster.sh stop               # everything this script started
 #   scripts/cluster.sh start search2 app1 # bring back components (after a kill -9)
-#   scripts/cluster.sh env                # the app's environment (source it for manage.py)
+#   scripts/cluster.sh env                # (re)write and print the app's environment (source it for manage.py)
 #
 # Components, all on 127.0.0.1 (ports overridable, see below), state under var/cluster/:
 #   search1..3  a 3-node OpenSearch 2.19 cluster (scripts/search-engine.sh with seed hosts):
@@ -82,11 +82,14 @@ write_env() {
   [[ -s "$DIR/secret_key" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(60))' >"$DIR/secret_key"
   [[ -s "$DIR/health_token" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$DIR/health_token"
   [[ -s "$DIR/admin_password" ]] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$DIR/admin_password"
-  chmod 600 "$DIR/secret_key" "$DIR/health_token" "$DIR/admin_password"
+  # The key that encrypts agencies' secrets at rest (plugins.secrets); production refuses to start without it.
+  [[ -s "$DIR/secrets_keys" ]] || "$PY" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' >"$DIR/secrets_keys"
+  chmod 600 "$DIR/secret_key" "$DIR/health_token" "$DIR/admin_password" "$DIR/secrets_keys"
   cat >"$DIR/env" <<EOF
 # Written by scripts/cluster.sh (every start): the environment of the app servers and workers.
 DJANGO_SETTINGS_MODULE=cms.settings.production
 SECRET_KEY=$(cat "$DIR/secret_key")
+TUMEN_SECRETS_KEYS=$(cat "$DIR/secrets_keys")
 ALLOWED_HOSTS=127.0.0.1,localhost
 DATABASE_URL=$(pg_server_url)/$DATABASE
 SEARCH_URL=$(search_urls)
@@ -446,7 +449,7 @@ case "$cmd" in
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
   status) cmd_status ;;
-  env) cat "$DIR/env" ;;
+  env) write_env; cat "$DIR/env" ;;
   drop) cmd_drop ;;
   *) echo "usage: $0 start|stop|status|env|drop [search|app|lb|worker|search1|app2|worker3 ...]" >&2; exit 2 ;;
 esac

@@ -129,3 +129,21 @@ def test_production_settings_refuse_the_development_secret_key(tmp_path):
 def test_models_and_migrations_agree(tmp_path):
     result = _manage("makemigrations", "--check", "--dry-run", TUMEN_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_cluster_scripts_environment_passes_the_production_checks(tmp_path):
+    # scripts/cluster.sh runs the app servers and workers with cms.settings.production: a check
+    # added to production (tumen.E006, the secrets key) once stopped the cluster from starting.
+    written = subprocess.run(
+        ["scripts/cluster.sh", "env"], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "CLUSTER_DIR": str(tmp_path / "cluster")},
+    )  # fmt: skip
+    cluster_env = dict(line.split("=", 1) for line in written.stdout.splitlines() if line and not line.startswith("#"))
+    assert cluster_env["DJANGO_SETTINGS_MODULE"] == "cms.settings.production"
+    ours = {"DATABASE_URL", "SEARCH_URL", "SEARCH_INDEX", "DJANGO_SETTINGS_MODULE", "DEBUG"}
+    env = {name: value for name, value in os.environ.items() if name not in ours} | cluster_env
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=ROOT, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
