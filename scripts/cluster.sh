@@ -414,7 +414,7 @@ cmd_status() {
   done
   for n in $(seq 1 "${#APP_PORTS[@]}"); do
     port="${APP_PORTS[$((n - 1))]}"
-    if pid="$(pid_of "app$n")" && health="$(curl -sS --max-time 3 "http://127.0.0.1:$port/healthz" 2>/dev/null)"; then
+    if pid="$(pid_of "app$n")" && health="$(curl -sS --max-time 10 "http://127.0.0.1:$port/healthz" 2>/dev/null)"; then
       state="up (pid $pid): $health"
     else
       state="DOWN"; down=1
