@@ -139,7 +139,10 @@ def channel_label(document) -> str:
     if document.operator_id is not None:
         office = (document.in_person or {}).get("office", "")
         name = document.operator.get_username()
-        return gettext("At the office %(office)s, by operator %(operator)s") % {"office": office or "—", "operator": name}
+        return gettext("At the office %(office)s, by operator %(operator)s") % {
+            "office": office or "—",
+            "operator": name,
+        }
     return gettext("Online, by the signed-in citizen")
 
 
@@ -233,7 +236,11 @@ class IssuedDocumentViewSet(ModelViewSet):
         "title",
         "kind",
         "agency",
-        Column("service", label=_("Service code"), accessor=lambda document: document.service.code if document.service else "—"),
+        Column(
+            "service",
+            label=_("Service code"),
+            accessor=lambda document: document.service.code if document.service else "—",
+        ),
         "issued_at",
         Column("state", label=_("State"), accessor=state_label),
     ]

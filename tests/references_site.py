@@ -43,10 +43,14 @@ def document(code: str) -> dict:
         "in_person": found.in_person,
         "stored": found.file.storage.exists(found.file.name),
         "access_log": [
-            {"username": entry.username, "action": entry.action, "agency": entry.agency.code if entry.agency else None,
-             "detail": entry.detail}
+            {
+                "username": entry.username,
+                "action": entry.action,
+                "agency": entry.agency.code if entry.agency else None,
+                "detail": entry.detail,
+            }
             for entry in entries
-        ],  # fmt: skip
+        ],
     }
 
 

@@ -41,7 +41,11 @@ def private_media(settings, tmp_path):
 
 def issue(service, *, key, operator=None, valid_until=None):
     content = content_from_json({**DOCUMENT, **({"valid_until": valid_until} if valid_until else {})})
-    in_person = {"method": "in_person_reference", "document": {"type": "national_id", "number": ID_NUMBER}, "office": "Батцэнгэл"}
+    in_person = {
+        "method": "in_person_reference",
+        "document": {"type": "national_id", "number": ID_NUMBER},
+        "office": "Батцэнгэл",
+    }
     document, _created = issuing.issue(
         kind=IssuedDocument.Kind.REFERENCE, service=service, agency=service.agency, holder=issuing.Holder(REGISTER, NAME),
         key=key, content=content, operator=operator, in_person=in_person if operator else None,
@@ -95,7 +99,9 @@ def test_editors_operators_and_citizens_have_no_document_screen(documents):
     for client in (editor, operator, citizen_client(), Client()):
         for url in ["/admin/issued_documents/", *object_urls(mine)]:
             response = client.get(url)
-            assert response.status_code in (302, 403, 404) and mine.verification_code not in response.content.decode(), url
+            assert (
+                response.status_code in (302, 403, 404) and mine.verification_code not in response.content.decode()
+            ), url
         assert client.post(f"/admin/issued_documents/revoke/{mine.pk}/", {"reason": "x"}).status_code in (302, 403, 404)
     mine.refresh_from_db()
     assert not mine.revoked
@@ -157,7 +163,9 @@ def test_a_moderator_revokes_with_a_reason_and_verify_says_so(documents):
     mine.refresh_from_db()
     assert mine.revoked and mine.revoked_reason == "issued for the wrong person"
     entry = ModelLogEntry.objects.get(action=LOG_ACTION)
-    assert entry.user == user and entry.data["reason"] == "issued for the wrong person" and entry.object_id == str(mine.pk)
+    assert (
+        entry.user == user and entry.data["reason"] == "issued for the wrong person" and entry.object_id == str(mine.pk)
+    )
     assert "wrong person" in moderator.get(f"/admin/issued_documents/history/{mine.pk}/").content.decode()
     page = Client().get(f"/en/verify/{mine.verification_code}/").content.decode()
     assert 'data-valid="false"' in page and "wrong person" not in page
