@@ -6,7 +6,9 @@ issued document's file by staff or an operator (``record_document_download``, ca
 ``documents`` app, which sits above this one) writes one :class:`AccessLogEntry` per agency
 concerned. An entry says *who* (the user), *what* (tracking codes, a file's id, a document's
 verification code, how many), *when*, *how* (the action) and *whose* (the agency), and never
-copies personal data: no answers, names, register numbers or search terms.
+copies personal data: no answers, names, register numbers or search terms. A citizen's downloads
+of their own documents are not access by someone else, and are not logged (the reasons are in
+``documents.views.download``).
 
 **Whose.** An entry is filed under the agency *through which the user saw* the application: of
 the agencies the application belongs to (the service's, and each stage's it has reached, see
