@@ -7,3 +7,11 @@ class DocumentsConfig(AppConfig):
 
     name = "documents"
     verbose_name = _("Issued documents")
+
+    def ready(self):
+        from service_pages.governance import agency_groups_synced
+
+        from .access import grant_moderator_permissions
+
+        # The agencies' moderators read and revoke their agency's documents in the admin.
+        agency_groups_synced.connect(grant_moderator_permissions, dispatch_uid="tumen_document_moderators")

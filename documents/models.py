@@ -102,6 +102,8 @@ class IssuedDocument(models.Model):
         return self.title_en if language == "en" and self.title_en else self.title
 
     def revoke(self, reason: str) -> None:
+        """The write itself. Staff revoke through ``documents.revocation.revoke_document`` (the
+        checks, the row lock and the audit log), as the admin and ``revoke_document`` do."""
         self.revoked_at = timezone.now()
         self.revoked_reason = reason[:500]
         self.save(update_fields=["revoked_at", "revoked_reason"])

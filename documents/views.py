@@ -24,9 +24,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.api import api_language, error_response
-from form_builder import ratelimit
+from form_builder import access_log, ratelimit
 
-from .access import documents_of, may_download
+from .access import HOLDER, documents_of, download_right
 from .models import IssuedDocument, normalize_verification_code
 
 MAX_CHECK_BYTES = 10 * 1024 * 1024
@@ -130,15 +130,30 @@ def verify_api(request, code):
 @never_cache
 @require_GET
 def download(request, code):
-    """The PDF, for those :func:`documents.access.may_download` allows; 404 for everyone else."""
+    """The PDF, for those :func:`documents.access.download_right` allows; 404 for everyone else.
+
+    Every download by someone other than the holder (the operator printing what they issued, an
+    agency's staff reading a result document) is written to the access log
+    (``form_builder.access_log.record_document_download``): who, which document, when, through
+    which agency, and whether it was printed. The holder's own downloads are not logged: the log
+    watches staff and operators handling citizens' data, and a citizen opening their own document
+    is no such access; logging it would only build a record of the citizen's activity, readable
+    by the agency's moderators, that serves no oversight.
+    """
     document = _find(code)
-    if document is None or document.verification_code != code or not may_download(request, document):
+    right = download_right(request, document) if document is not None and document.verification_code == code else None
+    if right is None:
         raise Http404
     try:
         handle = document.file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
     inline = request.GET.get("print") == "1"
+    if right != HOLDER:
+        access_log.record_document_download(
+            request.user, agency_id=document.agency_id, document_code=document.verification_code,
+            submission=document.submission, detail=f"{'print' if inline else 'download'} ({right})",
+        )  # fmt: skip
     response = FileResponse(handle, content_type="application/pdf", as_attachment=not inline, filename=f"{code}.pdf")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

@@ -1,10 +1,14 @@
 """Access log of personal data: who looked at which citizen's application, when, and how.
 
 Every view of a submission in the admin (inspect), every export (CSV/XLSX), every download of an
-uploaded file, and every operator look-up (the office queue, its JSON twin) writes one
-:class:`AccessLogEntry` per agency concerned. An entry says *who* (the user), *what* (tracking
-codes, a file's id, how many), *when*, *how* (the action) and *whose* (the agency), and never
-copies personal data: no answers, names, register numbers or search terms.
+uploaded file, every operator look-up (the office queue, its JSON twin), and every download of an
+issued document's file by staff or an operator (``record_document_download``, called by the
+``documents`` app, which sits above this one) writes one :class:`AccessLogEntry` per agency
+concerned. An entry says *who* (the user), *what* (tracking codes, a file's id, a document's
+verification code, how many), *when*, *how* (the action) and *whose* (the agency), and never
+copies personal data: no answers, names, register numbers or search terms. A citizen's downloads
+of their own documents are not access by someone else, and are not logged (the reasons are in
+``documents.views.download``).
 
 **Whose.** An entry is filed under the agency *through which the user saw* the application: of
 the agencies the application belongs to (the service's, and each stage's it has reached, see
@@ -53,6 +57,7 @@ class AccessLogEntry(models.Model):
         EXPORT = "export", _("Exported applications")
         DOWNLOAD = "download", _("Downloaded a file")
         OPERATOR_LIST = "operator_list", _("Operator looked up applications")
+        DOCUMENT = "document", _("Downloaded an issued document")
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True, editable=False)
     # The user may leave; the entry keeps their name (staff identity, not a citizen's).
@@ -71,6 +76,8 @@ class AccessLogEntry(models.Model):
     tracking_codes = models.JSONField(_("tracking codes"), default=list, editable=False)
     count = models.PositiveIntegerField(_("number of applications"), default=1, editable=False)
     file_id = models.UUIDField(_("file"), null=True, editable=False)
+    # An issued document's verification code (it shows no personal content on /verify/).
+    document_code = models.CharField(_("document"), max_length=14, blank=True, editable=False)
     detail = models.CharField(_("detail"), max_length=100, blank=True, editable=False, help_text=_("E.g. the export format."))
 
     objects = AccessLogQuerySet.as_manager()
@@ -94,8 +101,10 @@ class AccessLogEntry(models.Model):
         raise AppendOnlyError("access-log entries are never deleted")
 
     def what(self) -> str:
-        """The tracking code(s), shortened for the listing."""
+        """The tracking code(s), shortened for the listing, or the document's verification code."""
         codes = self.tracking_codes or []
+        if self.document_code:
+            return f"{self.document_code} ({codes[0]})" if codes else self.document_code
         shown = ", ".join(codes[:3])
         return f"{shown} … (+{len(codes) - 3})" if len(codes) > 3 else shown
 
@@ -141,6 +150,23 @@ def record_download(user, stored_file) -> AccessLogEntry:
     return AccessLogEntry.objects.create(
         **_who(user), action=AccessLogEntry.Action.DOWNLOAD, agency_id=AgencyOfAccess(user).of(submission),
         submission=submission, tracking_codes=[submission.tracking_code], file_id=stored_file.pk,
+    )  # fmt: skip
+
+
+def record_document_download(user, *, agency_id, document_code: str, submission=None, detail="") -> AccessLogEntry:
+    """A download of an issued document's file (``documents.views.download``) by staff or an operator.
+
+    ``agency_id`` is the issuing agency's; a result document of an application is filed, like the
+    application's own files, under the agency through which the user saw that application.
+    ``detail`` says how (``"download"``, ``"print"``) and why it was allowed (``"operator"``,
+    ``"staff"``).
+    """
+    if submission is not None:
+        agency_id = AgencyOfAccess(user).of(submission)
+    return AccessLogEntry.objects.create(
+        **_who(user), action=AccessLogEntry.Action.DOCUMENT, agency_id=agency_id, submission=submission,
+        tracking_codes=[submission.tracking_code] if submission is not None else [], document_code=document_code[:14],
+        detail=detail[:100],
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from wagtail import hooks
 
 from core.api import error_response
 from search import finder
@@ -117,12 +118,25 @@ def api_queue(request):
 @operator_required
 def search(request):
     results = None
+    rows = []
     if request.GET.get("q"):
         try:
             results = finder.search(parse_query(request.GET))
         except QueryError:
             results = None
-    return render(request, "form_builder/operator/search.html", {"results": results, "q": request.GET.get("q", "")})
+    if results:
+        rows = [{"page": hit.page, "links": service_links(request, hit.page)} for hit in results.hits]
+    return render(request, "form_builder/operator/search.html", {"results": results, "rows": rows, "q": request.GET.get("q", "")})
+
+
+def service_links(request, service) -> list[tuple[str, str]]:
+    """What else an operator may do with a service, from the apps above this one: ``(label, URL)``
+    pairs from the ``tumen_operator_service_links`` Wagtail hook (``fn(request, service)``; the
+    plugins app adds "Issue the reference" for instant references, which take no application)."""
+    links = []
+    for fn in hooks.get_hooks("tumen_operator_service_links"):
+        links.extend(fn(request, service) or [])
+    return links
 
 
 class CitizenForm(forms.Form):

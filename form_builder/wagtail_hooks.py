@@ -480,7 +480,9 @@ class AccessLogViewSet(ModelViewSet):
     filterset_class = AccessLogFilterSet
     index_view_class = AccessLogIndexView
     inspect_view_enabled = True
-    inspect_view_fields = ["at", "username", "action", "agency", "submission", "tracking_codes", "count", "file_id", "detail"]
+    inspect_view_fields = [
+        "at", "username", "action", "agency", "submission", "tracking_codes", "count", "file_id", "document_code", "detail",
+    ]  # fmt: skip
     copy_view_enabled = False
     add_to_reference_index = False
     form_fields = []  # never used: there is no add or edit view

@@ -590,3 +590,15 @@ def add_delivery_panel(request, panels):
                 )
             )
     add_panel(panels, "tumen-deliveries", _("Deliveries of your agency"), items, order=90)
+
+
+# -- operator mode: instant references ------------------------------------------------------------
+
+
+@hooks.register("tumen_operator_service_links")
+def operator_reference_link(request, service):
+    """The operator's service search (``form_builder.operator_views``) offers "Issue the reference"
+    for an instant reference (``reference_views.operator_reference``), in place of an application."""
+    if not service.instant_reference:
+        return []
+    return [(gettext("Issue the reference"), reverse("operator_reference", args=[service.code]))]

@@ -152,6 +152,8 @@ def live_site(tmp_path_factory, oidc_provider):
         "TUMEN_OIDC_CLIENT_SECRET": oidc_provider.client_secret,
         # "Test connection" to the stand-in agency endpoints the browser tests start on loopback.
         "TUMEN_DELIVERY_ALLOW_HTTP": "true",
+        # The verify URL printed on issued documents and in their QR codes points at this site.
+        "TUMEN_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     commands = (
         ["migrate", "--noinput", "-v0"],

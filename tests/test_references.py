@@ -181,15 +181,21 @@ def test_the_qr_code_holds_the_verify_url(service, tmp_path):
     assert len(images) == 1
     assert qr_png(url)[:8] == b"\x89PNG\r\n\x1a\n"
     # ... and a QR reader finds it on the rendered page.
+    assert read_qr(data, tmp_path) == url
+
+
+def read_qr(pdf: bytes, folder: Path) -> str:
+    """The text of the QR code on the PDF's first page, as a phone would read it from the paper:
+    the page rendered by ``pdftoppm``, the code read by ``zbarimg``. Skips where they are missing,
+    except in CI (``.ci/run`` installs poppler-utils and zbar-tools)."""
     if not (shutil.which("pdftoppm") and shutil.which("zbarimg")):
         if IN_CI:
             pytest.fail("pdftoppm and zbarimg are needed (poppler-utils, zbar-tools in .ci/run)")
         pytest.skip("pdftoppm or zbarimg is not installed")
-    (tmp_path / "document.pdf").write_bytes(data)
-    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(tmp_path / "document.pdf"), str(tmp_path / "page")], check=True)
-    scan = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp_path / "page.png")], capture_output=True, check=True)
-    decoded = scan.stdout.decode().strip()
-    assert decoded == url
+    (folder / "document.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(folder / "document.pdf"), str(folder / "page")], check=True)
+    scan = subprocess.run(["zbarimg", "--quiet", "--raw", str(folder / "page.png")], capture_output=True, check=True)
+    return scan.stdout.decode().strip()
 
 
 def test_a_double_click_or_retry_issues_the_reference_once(service, agency_source, private_media):
@@ -438,6 +444,13 @@ def test_an_operator_issues_a_reference_for_a_citizen_at_the_office(service, age
     assert citizen_client().get(f"/my/documents/{document.verification_code}.pdf").status_code == 200
     _other, other_operator = operator_client("another-operator")
     assert other_operator.get(f"/my/documents/{document.verification_code}.pdf").status_code == 404
+
+
+def test_the_operators_service_search_offers_the_reference_instead_of_an_application(service):
+    _user, client = operator_client("searching-operator")
+    html = client.get("/operator/search/", {"q": "Оршин суугаа хаягийн лавлагаа"}).content.decode()
+    row = html[html.index(f'data-service="{REFERENCE}"'):].split("</li>")[0]
+    assert f'/operator/references/{REFERENCE}/"' in row and "/operator/apply/" not in row
 
 
 def test_the_operator_must_record_how_the_citizen_was_identified(service, agency_source):

@@ -1,15 +1,19 @@
-"""``manage.py revoke_document CODE --reason "..."``: mark an issued document no longer valid."""
+"""``manage.py revoke_document CODE --reason "..."``: mark an issued document no longer valid
+(through ``documents.revocation``, as the admin's "Revoke" action)."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from documents.models import IssuedDocument, normalize_verification_code
+from documents.revocation import RevocationRefused, revoke_document
 
 
 class Command(BaseCommand):
     help = (
         "Revoke an issued document (an instant reference or a result document) by its verification code. "
         "/verify/<code>/ then says it is no longer valid; the file is kept and the holder can still download it. "
-        "The reason is kept for staff and never shown on the verification page."
+        "The reason is kept for staff and never shown on the verification page. "
+        "Staff may also revoke from the admin (Issued documents → the document → Revoke)."
     )
 
     def add_arguments(self, parser):
@@ -18,12 +22,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, code, reason, **options):
         normalized = normalize_verification_code(code)
-        document = IssuedDocument.objects.filter(verification_code=normalized).first() if normalized else None
+        document = IssuedDocument.objects.select_related("agency").filter(verification_code=normalized).first() if normalized else None
         if document is None:
             raise CommandError(f"no document has the verification code {code!r}")
-        if document.revoked:
-            raise CommandError(f"{document.verification_code} was already revoked on {document.revoked_at:%Y-%m-%d %H:%M}")
-        if not reason.strip():
-            raise CommandError("give a reason (--reason)")
-        document.revoke(reason.strip())
+        try:
+            with translation.override("en"):  # the command speaks English, as its other messages
+                document = revoke_document(document, reason, via="command")
+        except RevocationRefused as refused:
+            raise CommandError(str(refused.message)) from None
         self.stdout.write(f"revoked {document.verification_code} ({document.get_kind_display()}, {document.agency.code})")
