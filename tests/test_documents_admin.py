@@ -223,7 +223,9 @@ def test_an_operators_print_is_logged_and_the_holders_download_is_not(documents)
     assert moderator_b.get(f"/admin/access_log/inspect/{entry.pk}/").status_code == 404
 
 
-application = pytest.fixture(test_result_documents.application.__wrapped__, name="application")
+@pytest.fixture
+def application(demo_catalog, settings, tmp_path):
+    return test_result_documents.two_stage_application(settings, tmp_path)
 
 
 def test_staff_downloads_of_a_result_document_are_logged_under_their_agency(application):

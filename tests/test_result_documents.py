@@ -39,6 +39,11 @@ CERTIFICATE = {
 
 @pytest.fixture
 def application(demo_catalog, settings, tmp_path):
+    return two_stage_application(settings, tmp_path)
+
+
+def two_stage_application(settings, tmp_path):
+    """A two-stage application of the demo catalog (agencies A then B) and API keys of A, B and C."""
     settings.TUMEN_PRIVATE_MEDIA_ROOT = tmp_path / "private"
     settings.TUMEN_NOTIFY_SENDER = "tests.senders.MemorySender"
     MemorySender.outbox.clear()
