@@ -17,13 +17,16 @@ from __future__ import annotations
 import segno
 from django import forms
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+
+from core.api import api_language, error_response
 
 from . import payments, ratelimit
 from .models import Status, Submission, normalize_tracking_code
@@ -146,3 +149,51 @@ def operator_pay(request, tracking_code):
     submission.refresh_from_db()
     context = {**_payment_context(submission), "form": form, "error": error, "operator_mode": True}
     return render(request, "form_builder/operator/pay.html", context, status=status)
+
+
+# -- the API (mobile apps, kiosks) -------------------------------------------------------------
+
+
+def payment_payload(submission) -> dict:
+    """What the tracking code alone may reveal of the payment: the fee, the state, the open
+    invoice (QR text, bank-app links, expiry) or the confirmed payment."""
+    context = _payment_context(submission)
+    invoice, paid = context["invoice"], context["paid"]
+    return {
+        "tracking_code": submission.tracking_code,
+        "fee_mnt": submission.fee_mnt,
+        "currency": payments.CURRENCY,
+        "state": "paid" if paid else "invoice_open" if invoice else "expired" if context["expired"] else "awaiting_payment" if context["awaiting"] else "none",
+        "invoice": {"reference": invoice.reference, "qr_text": invoice.qr_text, "links": invoice.links,
+                    "expires_at": invoice.expires_at.isoformat() if invoice.expires_at else None} if invoice else None,
+        "paid": {"amount": paid.amount, "method": paid.method, "reference": paid.reference,
+                 "paid_at": paid.paid_at.isoformat() if paid.paid_at else None} if paid else None,
+    }  # fmt: skip
+
+
+@csrf_exempt  # no session or cookie speaks here: the tracking code is the only key, as for GET
+@require_http_methods(["GET", "POST"])
+@api_language
+def api_payment(request, tracking_code):
+    """``GET /api/v1/submissions/<code>/payment``: the payment; ``POST``: make (or find) the invoice."""
+    verdict = ratelimit.check_lookup(request, "track")
+    if not verdict.allowed:
+        response = error_response(429, "rate_limited", gettext_lazy("Too many requests. Try again in %(seconds)s seconds."), seconds=verdict.retry_after)
+        response["Retry-After"] = str(verdict.retry_after)
+        return response
+    code = normalize_tracking_code(tracking_code)
+    submission = Submission.objects.filter(tracking_code=code).first() if code else None
+    if submission is None:
+        return error_response(404, "submission_not_found", gettext_lazy("No application has this tracking code."))
+    status = 200
+    if request.method == "POST":
+        if submission.status != Status.AWAITING_PAYMENT:
+            return error_response(409, "nothing_to_pay", gettext_lazy("This application is not waiting for a payment."))
+        try:
+            payments.start_payment(submission)
+        except payments.PaymentUnavailable:
+            return error_response(503, "provider_unavailable", payments.PaymentUnavailable.message)
+        status = 201
+    response = JsonResponse(payment_payload(submission), status=status)
+    response["Cache-Control"] = "no-store"
+    return response

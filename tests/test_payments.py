@@ -391,3 +391,32 @@ def test_the_reconciliation_report_matches_the_provider_and_is_agency_scoped(cli
     assert a.get(url, {"from": "yesterday"}).status_code == 400
     help_text = subprocess.run([sys.executable, "manage.py", "payment_report", "--help"], capture_output=True, text=True, timeout=120)
     assert help_text.returncode == 0 and "reconciliation" in help_text.stdout
+
+
+# -- the API ------------------------------------------------------------------------------------
+
+
+def test_the_payment_api_makes_one_invoice_and_answers_faults_in_both_languages(client, service, paying, provider):
+    response = post_api(client, service.code, answers())
+    body = response.json()
+    assert body["status"] == "awaiting_payment" and body["fee_mnt"] == FEE and body["payment_url"].endswith("/payment")
+    url = f"/api/v1/submissions/{body['tracking_code']}/payment"
+    assert client.get(url).json()["state"] == "awaiting_payment"
+    first = client.post(url)
+    second = client.post(url)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["invoice"]["reference"] == second.json()["invoice"]["reference"] and len(provider.invoices) == 1
+    assert first.json()["invoice"]["qr_text"] and first.json()["invoice"]["links"]
+    provider.pay(first.json()["invoice"]["reference"])
+    paid = client.get(url).json()
+    assert paid["state"] == "paid" and paid["paid"]["amount"] == FEE and paid["invoice"] is None
+    assert client.post(url).status_code == 409
+
+    other = post_api(client, service.code, answers()).json()["tracking_code"]
+    provider.down = True
+    down = client.post(f"/api/v1/submissions/{other}/payment", HTTP_ACCEPT_LANGUAGE="en")
+    assert down.status_code == 503 and down.json()["error"]["code"] == "provider_unavailable"
+    message = down.json()["error"]["message"]
+    assert message["en"].startswith("The payment service is not answering") and message["mn"]
+    assert client.get("/api/v1/submissions/TMN-0000-0000/payment").status_code == 404
+    assert client.put(url).status_code == 405
