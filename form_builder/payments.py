@@ -35,7 +35,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -338,16 +338,24 @@ def refund_after_rejection(submission) -> bool:
     return refund(payment, gateway=gateway, reason="the agency rejected the application")
 
 
+LATE_PAYMENT_GRACE = datetime.timedelta(hours=24)
+
+
 def poll_open_payments(*, older_than_seconds: int = 60, limit: int = 200, deadline_seconds: float = 30.0) -> dict:
-    """Ask the provider about invoices whose callback has not come (lost callbacks), oldest
-    first, within a time budget; expire those past their expiry (a late payment is still
-    found and refunded by :func:`confirm`). Returns counts."""
+    """Ask the provider about invoices whose callback has not come (lost callbacks), the least
+    recently asked first, within a time budget; expire those past their expiry. Invoices that
+    expired in the last :data:`LATE_PAYMENT_GRACE` are asked too: one paid late whose callback
+    was lost is still found, and refunded by :func:`confirm`. Returns counts."""
     started = timezone.now()
     stop_at = started + datetime.timedelta(seconds=deadline_seconds)
-    counts = {"checked": 0, "paid": 0, "expired": 0, "unavailable": 0}
+    counts = {"checked": 0, "paid": 0, "expired": 0, "refunded": 0, "unavailable": 0}
     cutoff = started - datetime.timedelta(seconds=older_than_seconds)
-    due = Payment.objects.filter(state=PaymentState.PENDING, method=PaymentMethod.ONLINE, created_at__lte=cutoff)
-    due = due.filter(Q(checked_at__isnull=True) | Q(checked_at__lte=cutoff)).select_related("submission").order_by("checked_at", "created_at")
+    due = Payment.objects.filter(
+        Q(state=PaymentState.PENDING) | Q(state=PaymentState.EXPIRED, expires_at__gte=started - LATE_PAYMENT_GRACE, paid_at__isnull=True),
+        method=PaymentMethod.ONLINE, created_at__lte=cutoff,
+    )  # fmt: skip
+    due = due.filter(Q(checked_at__isnull=True) | Q(checked_at__lte=cutoff)).select_related("submission")
+    due = due.order_by(F("checked_at").asc(nulls_first=True), "created_at")
     for payment in due[:limit]:
         if timezone.now() >= stop_at:
             break
@@ -363,6 +371,8 @@ def poll_open_payments(*, older_than_seconds: int = 60, limit: int = 200, deadli
             counts["paid"] += 1
         elif result.state == PaymentState.EXPIRED:
             counts["expired"] += 1
+        elif result.state in (PaymentState.REFUNDED, PaymentState.REFUND_DUE):
+            counts["refunded"] += 1
     return counts
 
 

@@ -79,12 +79,13 @@ def poll_payments() -> dict:
     """Ask the providers about invoices whose callback has not come (``payments.poll_open_payments``,
     within ``TUMEN_PAYMENT_POLL_BUDGET_SECONDS``), then poll again later while any is open: a
     lost callback is found within about ``TUMEN_PAYMENT_POLL_SECONDS`` of its payment."""
-    from .payments import Payment, PaymentState, poll_open_payments
+    from .payments import LATE_PAYMENT_GRACE, Payment, PaymentState, poll_open_payments
 
     counts = poll_open_payments(
         older_than_seconds=settings.TUMEN_PAYMENT_POLL_SECONDS, deadline_seconds=settings.TUMEN_PAYMENT_POLL_BUDGET_SECONDS
     )
-    if Payment.objects.filter(state=PaymentState.PENDING).exists():
+    recently_expired = Q(state=PaymentState.EXPIRED, expires_at__gte=timezone.now() - LATE_PAYMENT_GRACE)
+    if Payment.objects.filter(Q(state=PaymentState.PENDING) | recently_expired).exists():
         schedule_payment_poll()
     return counts
 

@@ -420,3 +420,39 @@ def test_the_payment_api_makes_one_invoice_and_answers_faults_in_both_languages(
     assert message["en"].startswith("The payment service is not answering") and message["mn"]
     assert client.get("/api/v1/submissions/TMN-0000-0000/payment").status_code == 404
     assert client.put(url).status_code == 405
+
+
+def test_a_late_payment_of_an_expired_invoice_whose_callback_is_lost_is_found_and_refunded(client, service, paying, provider):
+    submission = apply(client, service)
+    payment = invoice_of(submission)
+    Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=5))
+    assert payments.poll_open_payments(older_than_seconds=0)["expired"] == 1
+    provider.pay(payment.reference, callback="none")  # paid too late, and the callback is lost
+    earlier = timezone.now() - datetime.timedelta(minutes=2)
+    Payment.objects.filter(pk=payment.pk).update(checked_at=earlier, created_at=earlier - datetime.timedelta(minutes=30))
+    assert payments.poll_open_payments(older_than_seconds=60)["refunded"] == 1
+    payment.refresh_from_db()
+    assert payment.state == PaymentState.REFUNDED and provider.paid_total() == 0, "never silently kept"
+    submission.refresh_from_db()
+    assert submission.status == Status.AWAITING_PAYMENT and not Delivery.objects.filter(submission=submission).exists()
+
+
+def test_polling_works_within_its_time_budget(client, service, paying, provider):
+    import time
+
+    for _ in range(3):
+        invoice_of(apply(client, service))
+    provider.down = True  # every question fails: the pass still ends, and counts them
+    started = time.monotonic()
+    counts = payments.poll_open_payments(older_than_seconds=0, deadline_seconds=0.0)
+    assert counts["checked"] == 0 and time.monotonic() - started < 5
+    counts = payments.poll_open_payments(older_than_seconds=0, deadline_seconds=10)
+    assert counts["unavailable"] == 3
+
+
+def test_staff_see_the_payments_on_the_application(client, admin_client, service, paying, provider):
+    submission = apply(client, service)
+    payment = invoice_of(submission)
+    provider.pay(payment.reference)
+    page = admin_client.get(f"/admin/submissions/inspect/{submission.pk}/").content.decode()
+    assert payment.reference in page and f"{FEE} MNT" in page
