@@ -97,7 +97,9 @@ def gateway_for_submission(sender=None, submission=None, config_id=None, **kwarg
 @api_language
 def payment_callback(request, config_id):
     """A provider says an invoice changed: check its signature, then ask the provider."""
-    config = PluginConfig.objects.filter(pk=config_id, enabled=True).first()
+    # Any text in the path reaches here (a JSON 404, not the site's HTML one, for a malformed id).
+    well_formed = config_id.isascii() and config_id.isdigit() and len(config_id) < 12
+    config = PluginConfig.objects.filter(pk=int(config_id), enabled=True).first() if well_formed else None
     if config is None or config.kind != "payment":
         return error_response(404, "provider_not_found", _("No payment provider is configured under this address."))
     body = request.body

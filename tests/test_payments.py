@@ -456,3 +456,9 @@ def test_staff_see_the_payments_on_the_application(client, admin_client, service
     provider.pay(payment.reference)
     page = admin_client.get(f"/admin/submissions/inspect/{submission.pk}/").content.decode()
     assert payment.reference in page and f"{FEE} MNT" in page
+
+
+@pytest.mark.parametrize("config_id", ["null,null", "²", "9" * 30, "-1"])
+def test_a_malformed_callback_address_is_a_json_404(client, config_id):
+    response = client.post(f"/api/v1/payments/{config_id}/callback", b"{}", content_type="application/json")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "provider_not_found"
