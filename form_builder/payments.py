@@ -328,11 +328,12 @@ def record_office_payment(submission, *, method: str, receipt_number: str, opera
 
 
 def refund_after_rejection(submission) -> bool:
-    """The agency rejected a paid application: refund when its provider's configuration says so."""
+    """The agency rejected a paid application: refund when its provider's configuration says so
+    (a cash or card payment is left ``refund_due``: the office gives it back)."""
     payment = paid_payment(submission)
-    if payment is None or payment.method != PaymentMethod.ONLINE:
+    if payment is None:
         return False
-    gateway = gateway_for(submission, config_id=payment.config_id)
+    gateway = gateway_for(submission, config_id=payment.config_id) if payment.config_id else gateway_for(submission)
     if gateway is None or not gateway.refund_on_rejection:
         return False
     return refund(payment, gateway=gateway, reason="the agency rejected the application")

@@ -462,3 +462,20 @@ def test_staff_see_the_payments_on_the_application(client, admin_client, service
 def test_a_malformed_callback_address_is_a_json_404(client, config_id):
     response = client.post(f"/api/v1/payments/{config_id}/callback", b"{}", content_type="application/json")
     assert response.status_code == 404 and response.json()["error"]["code"] == "provider_not_found"
+
+
+def test_a_rejected_cash_payment_is_left_for_the_office_to_give_back(client, service, paying):
+    from django.contrib.auth.models import User
+
+    from form_builder.stages import apply_status
+
+    paying.options = {**paying.options, "refund_on_rejection": True}
+    paying.save()
+    submission = apply(client, service)
+    operator = User.objects.create_user("cashier")
+    payment = payments.record_office_payment(submission, method="cash", receipt_number="КА-1", operator=operator)
+    submission.refresh_from_db()
+    with django_on_commit():
+        apply_status(submission, Status.REJECTED, agency_code=service.agency.code, actor="agency")
+    payment.refresh_from_db()
+    assert payment.state == PaymentState.REFUND_DUE and payment.note == "the agency rejected the application"
