@@ -23,7 +23,7 @@ from core.api import api_language, error_response
 from service_pages.models import ServicePage
 
 from . import applicant, ratelimit
-from .models import Source, Submission, normalize_tracking_code
+from .models import Source, Status, Submission, normalize_tracking_code
 from .submissions import InvalidSubmission, ServiceUnavailable, application_for, errors_as_json, submit
 
 
@@ -165,6 +165,11 @@ def create_submission(request, code):
             "submitted_at": submission.submitted_at.isoformat(),
             "form_version": application.version.number,
             "status_url": status_url,
+            # A fee-charging service: pay through POST .../payment before it is delivered.
+            "fee_mnt": submission.fee_mnt,
+            "payment_url": request.build_absolute_uri(reverse("api_submission_payment", args=[submission.tracking_code]))
+            if submission.status == Status.AWAITING_PAYMENT
+            else None,
         },
         status=201,
     )

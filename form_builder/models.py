@@ -290,6 +290,8 @@ def form_for_service(service) -> FormDefinition | None:
 
 class Status(models.TextChoices):
     RECEIVED = "received", _("Received")
+    AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment")
+    PAID = "paid", _("Paid")
     DELIVERED = "delivered", _("Sent to the agency")
     IN_PROGRESS = "in_progress", _("In progress")
     STAGE_COMPLETED = "stage_completed", _("Stage completed")
@@ -366,6 +368,9 @@ class Submission(models.Model):
     # Multi-stage services: the agencies of each stage (codes, in order) and the current stage.
     stage_agencies = models.JSONField(_("agencies of each stage"), default=list, blank=True)
     stage = models.PositiveSmallIntegerField(_("current stage"), default=1)
+    # The fee charged (MNT), copied from the service page when the application was made: a later
+    # revision of the page changes new applications' fee, never this one's (form_builder.payments).
+    fee_mnt = models.PositiveIntegerField(_("fee (MNT)"), default=0)
     submitted_at = models.DateTimeField(_("submitted"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # Set by ``purge_personal_data`` when the retention period ended: answers, identities, files
@@ -567,3 +572,6 @@ class StatisticsSnapshot(models.Model):
 
 # The access log lives in its own module; importing it here registers the model with the app.
 from .access_log import AccessLogEntry  # noqa: E402, F401
+
+# The payments of a submission (form_builder.payments owns the model, its states and transitions).
+from .payments import Payment  # noqa: E402,F401

@@ -11,6 +11,7 @@
 - ``sms_requested`` (sender None; ``phone``, ``text``, ``agency``, ``purpose``): a text message for
   a citizen (``form_builder.sms.send``). A receiver that sent it returns True (the plugins app's
   SMS gateway); one that fails raises. When no receiver sends it, the configured sender does.
+- ``submission_paid`` and ``payment_gateway_requested``: see below and ``form_builder.payments``.
 """
 
 from django.db import transaction
@@ -34,6 +35,13 @@ personal_data_purged = Signal()
 # anonymised record.
 retention_hold = Signal()
 sms_requested = Signal()
+# A fee-charging application was paid (inside the transaction that records it): sender
+# Submission; ``submission``. The plugins app plans its deliveries then, not at submission.
+submission_paid = Signal()
+# ``form_builder.payments`` asks for the payment provider of a submission: sender Submission;
+# ``submission``, ``config_id`` (the configuration that made an invoice, or None for the
+# service's current one). A receiver returns a ``payments.Gateway`` or None.
+payment_gateway_requested = Signal()
 
 """Publishing a form definition freezes a new version (only when the form really changed)."""
 

@@ -10,7 +10,9 @@ staff note (``message``, staff only) and, separately, a message for the citizen
 
 This module owns a submission's status transitions: other apps call :func:`apply_status` (an
 agency's report) and :func:`mark_delivered` (the plugins' "sent to the agency"), never write
-``Submission.status`` themselves. ``submissions.submit`` records the first status, "received".
+``Submission.status`` themselves. ``submissions.submit`` records the first status, "received",
+and :func:`await_payment` for a fee-charging service; :func:`mark_paid` (``form_builder.payments``)
+moves it on to "paid", after which it is delivered like any other.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from service_pages.governance import deciding_agency_code
 from service_pages.models import Agency
 
 from .models import Status, Submission, SubmissionEvent
-from .signals import stage_started
+from .signals import stage_started, submission_paid
 
 FINAL = (Status.COMPLETED, Status.REJECTED)
 
@@ -54,7 +56,7 @@ def apply_status(submission: Submission, status: str, *, agency_code: str, actor
     current = Submission.objects.select_for_update(of=("self",)).select_related("agency").get(pk=submission.pk)
     if current.status in FINAL:
         raise StatusRefused(_("This application is already closed."), "closed")
-    if status not in Status.values or status == Status.STAGE_COMPLETED:
+    if status not in Status.values or status in (Status.STAGE_COMPLETED, Status.AWAITING_PAYMENT, Status.PAID):
         raise StatusRefused(_("Unknown status."), "invalid_status")
     if not may_report(current, agency_code):  # checked again under the lock: the stage may have moved on
         raise StatusRefused(_("Another agency handles this stage now."), "not_current_stage")
@@ -68,18 +70,42 @@ def apply_status(submission: Submission, status: str, *, agency_code: str, actor
         return current
     # ``message`` is the staff's note and never public; only ``public_message`` reaches the citizen.
     current.set_status(status, actor=actor, message=message, public_message=public_message, agency_code=agency_code)
+    if status == Status.REJECTED and current.fee_mnt:
+        from .payments import refund_after_rejection  # payments uses this module's mark_paid
+
+        transaction.on_commit(lambda: refund_after_rejection(current), robust=True)
     return current
 
 
+def await_payment(submission: Submission) -> None:
+    """A fee-charging application waits for its payment before anything is delivered."""
+    Submission.objects.filter(pk=submission.pk).update(status=Status.AWAITING_PAYMENT, updated_at=timezone.now())
+    submission.status = Status.AWAITING_PAYMENT
+    SubmissionEvent.objects.create(submission=submission, status=Status.AWAITING_PAYMENT, actor="tumen")
+
+
+def mark_paid(submission: Submission) -> bool:
+    """"Paid", only from "awaiting payment" (once, whatever the number of confirmations), then
+    ``submission_paid``: the plugins plan the deliveries in this same transaction."""
+    if not Submission.objects.filter(pk=submission.pk, status=Status.AWAITING_PAYMENT).update(
+        status=Status.PAID, updated_at=timezone.now()
+    ):
+        return False
+    submission.status = Status.PAID
+    SubmissionEvent.objects.create(submission=submission, status=Status.PAID, actor="tumen")
+    submission_paid.send(sender=Submission, submission=submission)
+    return True
+
+
 def mark_delivered(submission_id: int, *, unless=None) -> bool:
-    """"Sent to the agency", only while the submission is still "received" (so it never
+    """"Sent to the agency", only while the submission is still "received" or "paid" (so it never
     overwrites a status an agency has reported since) and ``unless`` (a query expression on the
     submission, e.g. ``Exists(other targets still waiting)``) is false.
 
     One conditional UPDATE, then the event if it changed the row; run it inside the caller's
     transaction. No SMS: the citizen hears of the agency's decisions, not of the hand-over.
     """
-    rows = Submission.objects.filter(pk=submission_id, status=Status.RECEIVED)
+    rows = Submission.objects.filter(pk=submission_id, status__in=(Status.RECEIVED, Status.PAID))
     if unless is not None:
         rows = rows.exclude(unless)
     if not rows.update(status=Status.DELIVERED, updated_at=timezone.now()):

@@ -30,8 +30,9 @@ from .models import (
     form_for_service,
     new_tracking_code,
 )
+from .payments import payment_required
 from .signals import submission_checking, submission_received
-from .stages import stage_agencies_for
+from .stages import await_payment, stage_agencies_for
 
 
 class ServiceUnavailable(Exception):
@@ -246,6 +247,7 @@ def submit(
                 office_soum=office_soum,
                 office_aimag=office_aimag or (office_soum.aimag if office_soum is not None else None),
                 stage_agencies=stage_agencies_for(service),
+                fee_mnt=service.fee_mnt or 0,
             )
             for stored in written:
                 stored.submission = submission
@@ -260,6 +262,8 @@ def submit(
                 StoredFile.objects.filter(pk__in=[item.pk for item in replaced]).delete()
                 draft.delete()
             SubmissionEvent.objects.create(submission=submission, status=Status.RECEIVED, actor="tumen")
+            if payment_required(submission):
+                await_payment(submission)  # delivered once paid (form_builder.payments)
             submission_received.send(sender=Submission, submission=submission)
     except BaseException:
         for stored in written:

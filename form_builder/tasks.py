@@ -67,3 +67,34 @@ def ensure_refresh_scheduled():
     _refresh_checked_at = time.monotonic()
     if _defers() and not _waiting_refreshes().exists():
         refresh_statistics.enqueue()
+
+
+# -- payments: lost callbacks are found by polling -------------------------------------------------
+
+POLL_TASK = "form_builder.tasks.poll_payments"
+
+
+@task()
+def poll_payments() -> dict:
+    """Ask the providers about invoices whose callback has not come (``payments.poll_open_payments``,
+    within ``TUMEN_PAYMENT_POLL_BUDGET_SECONDS``), then poll again later while any is open: a
+    lost callback is found within about ``TUMEN_PAYMENT_POLL_SECONDS`` of its payment."""
+    from .payments import LATE_PAYMENT_GRACE, Payment, PaymentState, poll_open_payments
+
+    counts = poll_open_payments(
+        older_than_seconds=settings.TUMEN_PAYMENT_POLL_SECONDS, deadline_seconds=settings.TUMEN_PAYMENT_POLL_BUDGET_SECONDS
+    )
+    recently_expired = Q(state=PaymentState.EXPIRED, expires_at__gte=timezone.now() - LATE_PAYMENT_GRACE)
+    if Payment.objects.filter(Q(state=PaymentState.PENDING) | recently_expired).exists():
+        schedule_payment_poll()
+    return counts
+
+
+def schedule_payment_poll():
+    """Enqueue the next poll unless one is waiting (one chain only); started by each new invoice."""
+    from django_tasks_db.models import DBTaskResult
+
+    if not _defers() or DBTaskResult.objects.filter(task_path=POLL_TASK, status="READY").exists():
+        return
+    run_after = timezone.now() + datetime.timedelta(seconds=settings.TUMEN_PAYMENT_POLL_SECONDS)
+    poll_payments.using(run_after=run_after).enqueue()

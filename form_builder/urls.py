@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import my_views, operator_views, statistics_views, views
+from . import my_views, operator_views, payment_views, statistics_views, views
 
 urlpatterns = [
     path("apply/<str:code>/", views.start, name="form_start"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("resume/<str:resume_code>/", views.resume, name="form_resume_link"),
     path("receipt/<str:tracking_code>/", views.receipt, name="form_receipt"),
     path("receipt/<str:tracking_code>/download/", views.receipt_download, name="form_receipt_download"),
+    path("pay/<str:tracking_code>/", payment_views.pay, name="form_pay"),
+    path("operator/pay/<str:tracking_code>/", payment_views.operator_pay, name="operator_pay"),
     path("operator/", operator_views.queue, name="operator_queue"),
     path("operator/search/", operator_views.search, name="operator_search"),
     path("operator/apply/<str:code>/", operator_views.start, name="operator_start"),

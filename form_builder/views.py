@@ -29,6 +29,7 @@ from .drafts import SESSION_DRAFTS, SESSION_RECEIPTS
 from .models import Draft, Source, Status, Submission, normalize_tracking_code
 from .my_views import receipt_response
 from .operator_views import consent_context, consent_proof, send_consent_code, validate_operator
+from .payments import paid_payment
 from .spec import FormSpec, localized
 from .submissions import (
     AlreadySubmitted,
@@ -301,6 +302,8 @@ def review(request, code):
             drafts.forget_draft(request, service)
             receipts = [*_valid_receipts(request)[-19:], [submission.tracking_code, time.time()]]
             request.session[SESSION_RECEIPTS] = receipts
+            if submission.status == Status.AWAITING_PAYMENT:  # the payment step (form_builder.payment_views)
+                return redirect("operator_pay" if operator_mode else "form_pay", tracking_code=submission.tracking_code)
             return redirect("form_receipt", tracking_code=submission.tracking_code)
     elif request.method == "POST" and errors and status == 200:
         status = 400
@@ -352,7 +355,7 @@ def _own_submission(request, tracking_code) -> Submission:
 def receipt(request, tracking_code):
     submission = _own_submission(request, tracking_code)
     rows = answer_rows(submission.spec, submission.data, translation.get_language())
-    return render(request, "form_builder/receipt.html", {"submission": submission, "rows": rows})
+    return render(request, "form_builder/receipt.html", {"submission": submission, "rows": rows, "payment": paid_payment(submission)})
 
 
 @never_cache
@@ -461,6 +464,7 @@ def track_status(request, tracking_code):
             "events": events,
             "stages": stage_rows(submission),
             "public_messages": public_messages(events),
+            "payment": paid_payment(submission) if submission.fee_mnt else None,
         },
     )
 

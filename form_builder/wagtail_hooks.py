@@ -404,6 +404,23 @@ def register_download_url():
     return [path("submission-files/<uuid:file_id>/", download_file, name="form_builder_download_file")]
 
 
+@hooks.register("register_admin_urls")
+def register_payment_report_urls():
+    from . import payment_admin
+
+    return [
+        path("payments/", payment_admin.report_index, name="form_builder_payment_reports"),
+        path("payments/<str:agency_code>/", payment_admin.agency_report, name="form_builder_payment_report"),
+    ]
+
+
+@hooks.register("register_admin_menu_item")
+def register_payment_report_menu_item():
+    from wagtail.admin.menu import MenuItem
+
+    return MenuItem(_("Payments"), reverse("form_builder_payment_reports"), icon_name="form", order=230)
+
+
 class OperatorViewSet(ModelViewSet):
     model = OperatorProfile
     icon = "user"

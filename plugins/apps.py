@@ -12,11 +12,13 @@ class PluginsConfig(AppConfig):
         from django.core import checks
 
         from form_builder.signals import (
+            payment_gateway_requested,
             personal_data_purged,
             retention_hold,
             sms_requested,
             stage_started,
             submission_checking,
+            submission_paid,
             submission_received,
         )
         from service_pages.catalog import agencies_imported
@@ -26,6 +28,7 @@ class PluginsConfig(AppConfig):
         from .access import grant_role_permissions
         from .checks import run_pre_submit_checks
         from .delivery import deliveries_in_flight, forget_personal_data, plan_deliveries
+        from .payments import gateway_for_submission
         from .provisioning import provision_webhook_targets
         from .registry import register
         from .secrets import check_secrets_readable
@@ -34,6 +37,8 @@ class PluginsConfig(AppConfig):
         register.discover()
         submission_received.connect(plan_deliveries, dispatch_uid="tumen_plan_deliveries")
         stage_started.connect(plan_deliveries, dispatch_uid="tumen_plan_stage_deliveries")
+        payment_gateway_requested.connect(gateway_for_submission, dispatch_uid="tumen_payment_gateway")
+        submission_paid.connect(plan_deliveries, dispatch_uid="tumen_plan_paid_deliveries")
         submission_checking.connect(run_pre_submit_checks, dispatch_uid="tumen_pre_submit_checks")
         personal_data_purged.connect(forget_personal_data, dispatch_uid="tumen_forget_delivery_data")
         retention_hold.connect(deliveries_in_flight, dispatch_uid="tumen_hold_undelivered")

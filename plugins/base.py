@@ -27,6 +27,12 @@ Kinds:
   status changes) through a gateway; raise :class:`SmsError` when the gateway does not take it.
   Configured nationally (no agency) or per agency (``plugins.sms``).
 
+- :class:`PaymentPlugin`: a payment provider (QPay-style invoices): make an invoice with its QR
+  code and bank-app links, answer "is it paid?", refund, and check its signed callbacks. Called
+  in the citizen's request (the invoice, "I have paid") or the polling task, with a timeout; the
+  core (``form_builder.payments``) owns the payment's states. Options extend
+  :class:`PaymentOptions` (expiry, refund when the agency rejects). See docs/plugins.md.
+
 Errors every kind may raise are the core's (``plugins.exceptions``, re-exported here):
 :class:`PluginError`, :class:`PluginUnavailable` (a pre-submit check's agency did not answer),
 :class:`DeliveryError`, :class:`SmsError`, :class:`ReferenceNotFound`.
@@ -38,6 +44,7 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 # The core's exceptions, importable from here with the base classes (plugins.exceptions).
 from .exceptions import DeliveryError as DeliveryError
@@ -212,4 +219,52 @@ class ReferenceSourcePlugin(Plugin):
         raise NotImplementedError
 
 
-KINDS = {cls.kind: cls for cls in (DeliveryPlugin, PreSubmitPlugin, StatusCallbackPlugin, SmsPlugin, ReferenceSourcePlugin)}
+@dataclass(frozen=True)
+class InvoiceRequest:
+    """What a :class:`PaymentPlugin` is asked to invoice. ``key`` is the same for a retried
+    request (``TMN-XXXX-XXXX-<n>``): a provider that knows it returns the same invoice."""
+
+    key: str
+    amount: int
+    currency: str
+    description: str
+    callback_url: str
+    expires_at: object  # datetime
+
+
+class PaymentOptions(forms.Form):
+    """The options every payment plugin has (a plugin's own form extends this one)."""
+
+    expiry_minutes = forms.IntegerField(
+        label=_("invoice valid for (minutes)"), min_value=5, max_value=7 * 24 * 60, initial=30,
+        help_text=_("After this the citizen is asked to pay again; a late payment is refunded."),
+    )  # fmt: skip
+    refund_on_rejection = forms.BooleanField(
+        label=_("refund when the agency rejects"), required=False, initial=False,
+        help_text=_("Give the fee back automatically when the agency rejects a paid application."),
+    )  # fmt: skip
+
+
+class PaymentPlugin(Plugin):
+    kind = "payment"
+    options_form = PaymentOptions
+
+    def create_invoice(self, request: InvoiceRequest, options: dict, *, agency=None):
+        """A :class:`form_builder.payments.Invoice` (reference, QR text, bank-app links, expiry)."""
+        raise NotImplementedError
+
+    def check(self, reference: str, options: dict, *, agency=None):
+        """A :class:`form_builder.payments.ProviderStatus`: what the provider says of the invoice."""
+        raise NotImplementedError
+
+    def refund(self, reference: str, amount: int, options: dict, *, agency=None) -> str:
+        """Give the payment of invoice ``reference`` back; return the provider's refund reference."""
+        raise NotImplementedError
+
+    def callback_reference(self, body: bytes, headers, options: dict) -> dict:
+        """Check a callback's signature; return ``{"reference", "amount", "currency"}`` as it
+        claims them, or raise :class:`PluginError`. The core then asks :meth:`check`."""
+        raise NotImplementedError
+
+
+KINDS = {cls.kind: cls for cls in (DeliveryPlugin, PreSubmitPlugin, StatusCallbackPlugin, SmsPlugin, ReferenceSourcePlugin, PaymentPlugin)}

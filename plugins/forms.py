@@ -35,6 +35,7 @@ KIND_LABELS = {
     "status_callback": _("Status callback"),
     "sms": _("SMS gateway"),
     "reference_source": _("Reference source (instant references)"),
+    "payment": _("Payment provider (fees)"),
 }
 
 

@@ -38,7 +38,7 @@ class Registry:
 
     def add(self, plugin_id: str, cls, source: str = "built-in"):
         if not (isinstance(cls, type) and issubclass(cls, Plugin)) or cls.kind not in KINDS:
-            raise TypeError(f"{cls!r} is not a delivery, pre-submit, status-callback, SMS or reference-source plugin")
+            raise TypeError(f"{cls!r} is not a delivery, pre-submit, status-callback, SMS, reference-source or payment plugin")
         existing = self._plugins.get(plugin_id)
         if existing is not None:
             if type(existing) is cls:

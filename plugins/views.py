@@ -32,7 +32,7 @@ from . import result_documents, signing
 from .models import AgencyCredential, PluginConfig, SeenCallback
 from .registry import register
 
-REPORTABLE = [status for status in Status.values if status != Status.STAGE_COMPLETED]
+REPORTABLE = [status for status in Status.values if status not in (Status.STAGE_COMPLETED, Status.AWAITING_PAYMENT, Status.PAID)]
 
 
 def _callback_plugin(agency):

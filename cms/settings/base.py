@@ -310,6 +310,11 @@ OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True
 OIDC_TIMEOUT = TUMEN_OIDC_TIMEOUT
 OIDC_AUTHENTICATION_CALLBACK_URL = "citizens_callback"
+# --- Fees and payments (form_builder.payments, plugins' payment providers) -------------------
+# An open invoice whose callback has not come is asked about after this many seconds (polling);
+# one poll works at most the budget's seconds (the rest waits for the next poll).
+TUMEN_PAYMENT_POLL_SECONDS = env_int("TUMEN_PAYMENT_POLL_SECONDS", 60)
+TUMEN_PAYMENT_POLL_BUDGET_SECONDS = env_int("TUMEN_PAYMENT_POLL_BUDGET_SECONDS", 30)
 # --- Issued documents (documents, plugins' reference sources) --------------------------------
 # The site's public address, printed on documents and in their QR codes (".../verify/<code>/").
 # Empty: WAGTAILADMIN_BASE_URL.

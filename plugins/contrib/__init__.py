@@ -2,6 +2,7 @@
 
 from .agency_check import plugin as _agency_check  # noqa: F401
 from .email import plugin as _email  # noqa: F401
+from .qpay import plugin as _qpay  # noqa: F401
 from .reference_json import plugin as _reference_json  # noqa: F401
 from .sms_http import plugin as _sms_http  # noqa: F401
 from .tumen_status import plugin as _tumen_status  # noqa: F401

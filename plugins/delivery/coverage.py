@@ -15,7 +15,7 @@ from django.db.models import Count, Exists, OuterRef
 from ..models import Delivery
 
 # Still waiting for its agency: received, or a later stage started after "stage completed".
-WAITING_STATUSES = ("received", "stage_completed")
+WAITING_STATUSES = ("received", "paid", "stage_completed")
 
 
 def undelivered_submissions():

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from form_builder.models import Submission
+from form_builder.payments import payment_block
 
 from ..models import Delivery
 
@@ -58,6 +59,8 @@ class DeliveryContext:
                 "phone": submission.citizen.get("phone", ""),
             },
             "consent": submission.consent or None,
+            # A fee-charging application is delivered only once paid: what was paid, how, when.
+            "payment": payment_block(submission) if submission.fee_mnt else None,
             "delivery_id": self.idempotency_key,
             "target": self.delivery.target,
             "stage": self.delivery.stage,
