@@ -1,9 +1,16 @@
-"""E-mail delivery: the answers as text to an agency mailbox, with the uploaded files attached."""
+"""E-mail delivery: the answers as text to an agency mailbox, with the uploaded files attached.
+
+The SMTP connection has a timeout: the target's ``timeout`` option, else ``EMAIL_TIMEOUT``, both
+cut down to what is left of the worker's lease (``plugins.deadlines``), so a mail server that
+stops answering cannot hold a delivery worker.
+"""
 
 from django import forms
-from django.core.mail import EmailMessage
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.utils.translation import gettext_lazy as _
 
+from plugins import deadlines
 from plugins.base import CheckResult, DeliveryError, DeliveryPlugin, DeliveryResult
 from plugins.registry import register
 
@@ -11,6 +18,12 @@ from plugins.registry import register
 class EmailOptions(forms.Form):
     to = forms.EmailField(label=_("send to"))
     attach_files = forms.BooleanField(label=_("attach uploaded files"), required=False, initial=True)
+    timeout = forms.FloatField(label=_("timeout (seconds)"), required=False, min_value=0.5, max_value=60)
+
+
+def smtp_timeout(options) -> float:
+    """Seconds per SMTP operation: the option, else ``EMAIL_TIMEOUT`` (10), capped by the lease."""
+    return deadlines.limit(float(options.get("timeout") or getattr(settings, "EMAIL_TIMEOUT", None) or 10))
 
 
 @register("email")
@@ -28,6 +41,7 @@ class EmailPlugin(DeliveryPlugin):
             body="\n".join(lines),
             to=[options["to"]],
             headers={"Idempotency-Key": context.idempotency_key, "X-Tumen-Submission": submission.tracking_code},
+            connection=get_connection(timeout=smtp_timeout(options)),
         )
         if options.get("attach_files", True):
             for stored in context.files():
