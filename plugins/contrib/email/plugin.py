@@ -1,8 +1,8 @@
 """E-mail delivery: the answers as text to an agency mailbox, with the uploaded files attached.
 
-The SMTP connection has a timeout: the target's ``timeout`` option, else ``EMAIL_TIMEOUT``, both
-cut down to what is left of the worker's lease (``plugins.deadlines``), so a mail server that
-stops answering cannot hold a delivery worker.
+The SMTP connection has a timeout: ``EMAIL_TIMEOUT`` (10 s) per SMTP step, cut down to what is
+left of the worker's lease (``plugins.deadlines``), so a mail server that stops answering cannot
+hold a delivery worker past its lease.
 """
 
 from django import forms
@@ -18,12 +18,11 @@ from plugins.registry import register
 class EmailOptions(forms.Form):
     to = forms.EmailField(label=_("send to"))
     attach_files = forms.BooleanField(label=_("attach uploaded files"), required=False, initial=True)
-    timeout = forms.FloatField(label=_("timeout (seconds)"), required=False, min_value=0.5, max_value=60)
 
 
-def smtp_timeout(options) -> float:
-    """Seconds per SMTP operation: the option, else ``EMAIL_TIMEOUT`` (10), capped by the lease."""
-    return deadlines.limit(float(options.get("timeout") or getattr(settings, "EMAIL_TIMEOUT", None) or 10))
+def smtp_timeout() -> float:
+    """Seconds per SMTP step: ``EMAIL_TIMEOUT`` (10), capped by the caller's deadline (the lease)."""
+    return deadlines.limit(float(getattr(settings, "EMAIL_TIMEOUT", None) or 10))
 
 
 @register("email")
@@ -41,7 +40,7 @@ class EmailPlugin(DeliveryPlugin):
             body="\n".join(lines),
             to=[options["to"]],
             headers={"Idempotency-Key": context.idempotency_key, "X-Tumen-Submission": submission.tracking_code},
-            connection=get_connection(timeout=smtp_timeout(options)),
+            connection=get_connection(timeout=smtp_timeout()),
         )
         if options.get("attach_files", True):
             for stored in context.files():
