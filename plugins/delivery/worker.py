@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Delivery
-from .leasing import batch_size, claim_batch
+from .leasing import MAX_BATCH, batch_size, claim_batch
 from .sending import Sending
 from .wakeup import queue_in_database, wake
 
@@ -31,8 +31,10 @@ def drain(*, worker: str = "", budget_seconds: float | None = None) -> int:
     # Well inside the lease, so the sweep never takes a live drain for a crashed one.
     budget = min(budget, settings.TUMEN_DELIVERY_LEASE_SECONDS / 2)
     started, deadline = timezone.now(), time.monotonic() + budget
-    size, helped, in_queue = batch_size(), False, queue_in_database()
     sending = Sending(worker=worker)
+    # A claim may hold a few time-outs' worth per sender slot of a target: they go out
+    # ``per_target`` at a time, and one whose lease would not cover its time-out is given back.
+    size, helped, in_queue = min(MAX_BATCH, batch_size() * sending.per_target), False, queue_in_database()
     exhausted = False  # nothing due was left to claim at the last look
     while True:
         if time.monotonic() >= deadline:
@@ -42,10 +44,10 @@ def drain(*, worker: str = "", budget_seconds: float | None = None) -> int:
                 wake()  # more may be due: a fresh task carries on
             return done
         if not exhausted and sending.room() >= min(size, sending.size):
-            batch, token = claim_batch(min(size, sending.room()), due_by=started, worker=worker,
-                                       exclude_configs=sending.full_targets())  # fmt: skip
+            wanted = min(size, sending.room())
+            batch, token = claim_batch(wanted, due_by=started, worker=worker, exclude_configs=sending.full_targets())
             if batch:
-                if in_queue and not helped and len(batch) == size:
+                if in_queue and not helped and len(batch) == wanted:  # a backlog: idle workers join in
                     wake()
                     helped = True
                 sending.add(batch, token)
