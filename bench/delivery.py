@@ -13,16 +13,24 @@ Phases, each with ``manage.py db_worker`` processes (``--no-reload --interval 0.
 
 1. healthy: ``--healthy-submissions`` submissions, endpoint never failing, 1 worker, the lease at
    its production default (120 s, so the sweep leaves the waiting backlog alone), the sweep
-   interval the faults phase's: deliveries/s per worker against the target (>= 100/s, counted
+   interval the faults phase's: deliveries/s per worker against the target (>= 150/s, counted
    from the first attempt to the last delivery; ``--profile`` runs this worker under cProfile);
 2. faults: ``--submissions`` submissions queued first (the workers start on a backlog); the
    endpoint fails ``--fail-rate`` of requests, is down (connection refused) for ``--down-seconds``
    once half of the deliveries are accepted, and one of ``--workers`` workers is killed with
-   SIGKILL while it runs a delivery task (a replacement starts, like a supervisor would). Short
-   retry settings via environment variables (printed). Drain time = workers started -> last
+   SIGKILL while it runs a delivery task (a replacement starts, like a supervisor would), and a
+   ``--slow-rate`` share of requests is answered one header byte a second (a slow-headers endpoint,
+   ``SLOW_HEADER_SECONDS`` long unless the client gives up; requests time out at
+   ``--request-timeout``). Short retry settings via environment variables (printed). Drain time = workers started -> last
    delivery recorded; then the receiver's records are checked: every submission's key accepted
    (0 lost), no submission accepted under two keys or twice at once (0 duplicated); redeliveries
-   of an already-accepted key (at-least-once) are counted and reported, not failed;
+   of an already-accepted key (at-least-once) are counted and reported, not failed; so are
+   requests that arrive while an earlier request with the same key is still open (a lease that
+   expired under a request still waiting: the delivery sent twice while a lease was held);
+   isolation (``--isolation-submissions``, 1 worker, twice): each submission has a delivery to a
+   healthy target B, then also one to a target A whose endpoint answers every request with slow
+   headers (it always times out); B's latency p95 (the worker's first attempt -> delivered) with A
+   over B alone (<= 2x) and the worker's attempts/s with A (>= 50/s);
 3. anatomy: ``tests.deliveries.attempt()`` (``claim_batch`` of that one delivery, then
    ``attempt_claimed``) called in this process on fresh deliveries, with the SQL counted per
    delivery and its stages timed (``--profile`` adds a cProfile of the same loop);
@@ -41,17 +49,25 @@ lost or duplicated, or the faults phase did not drain.
     .venv/bin/python bench/delivery.py                           # 10,000 submissions, PostgreSQL
     .venv/bin/python bench/delivery.py --submissions 2000 --down-seconds 20 --healthy-submissions 1000
     .venv/bin/python bench/delivery.py --database sqlite
+    # issue 16's short run (docs/benchmarks.md), in two checkouts with distinct databases:
+    .venv/bin/python bench/delivery.py --healthy-submissions 1000 --submissions 1000 --down-seconds 10 \
+        --isolation-submissions 300 --anatomy 0 --stock-submissions 0 --timeout 600 --db-name tumen_bench_delivery16_new
+
+Each phase's workers' CPU (user + system, from ``/proc`` just before they stop) is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.header
 import json
 import os
 import random
+import select
 import shutil
 import signal
+import socket
 import socketserver
 import subprocess
 import sys
@@ -74,7 +90,10 @@ PYTHON = Path(sys.executable)
 BENCH_DB = "tumen_bench_delivery"
 SETTINGS_MODULE = "tumen_bench_delivery_settings"
 SECRET = "bench-delivery-signing-secret-0123456789"
-TARGET_PER_WORKER = 100.0
+TARGET_PER_WORKER = 150.0
+SLOW_HEADER_SECONDS = 30  # a slow-headers answer takes this long unless the client gives up
+ISOLATION_TARGET_RATIO = 2.0  # B's p95 with A timing out, over B's p95 alone
+ISOLATION_TARGET_ATTEMPTS = 50.0  # attempts/s of the worker, A's and B's
 CREATE_COMMAND = "__create"
 
 # -- the agency's webhook receiver ----------------------------------------------------------------
@@ -90,9 +109,13 @@ class Receiver:
         self.reset(fail_rate=0.0, seed=0)
         self.start()
 
-    def reset(self, *, fail_rate: float, seed: int):
+    def reset(self, *, fail_rate: float, seed: int, slow_rate: float = 0.0):
         with self.lock:
             self.fail_rate = fail_rate
+            self.slow_rate = slow_rate  # share of requests answered one header byte a second
+            self.slow_headers = 0
+            self.open_requests: Counter = Counter()  # key -> requests still open (slow ones included)
+            self.overlapping = 0  # a request arriving while another with its key is still open
             self.rng = random.Random(seed)
             self.requests = 0
             self.injected_500 = 0
@@ -172,12 +195,43 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, payload = receiver.handle(self.path, self.headers, body)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                key = self.headers.get("Idempotency-Key", "")
+                with receiver.lock:
+                    if receiver.open_requests[key]:
+                        receiver.overlapping += 1
+                    receiver.open_requests[key] += 1
+                    slow = receiver.slow_rate and receiver.rng.random() < receiver.slow_rate
+                    receiver.slow_headers += bool(slow)
+                try:
+                    if slow:
+                        self.trickle()
+                        return
+                    status, payload = receiver.handle(self.path, self.headers, body)
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                finally:
+                    with receiver.lock:
+                        receiver.open_requests[key] -= 1
+
+            def trickle(self):
+                """A slow-headers endpoint: one header byte a second for SLOW_HEADER_SECONDS, then a
+                500; stops as soon as the client hangs up (seen at once, not at the next write)."""
+                self.close_connection = True
+                head = b"HTTP/1.1 500 Slow\r\nX-Slow: " + b"s" * SLOW_HEADER_SECONDS
+                for byte in head:
+                    readable, _, _ = select.select([self.connection], [], [], 1.0)
+                    if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                        return  # the client gave up (its deadline): the request is over
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -278,6 +332,16 @@ class WorkerProcess:
     started: float  # time.time()
     ended: float | None = None
     killed: bool = False
+    cpu_seconds: float = 0.0  # user + system, read just before it is stopped
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process, all threads (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Site:
@@ -302,10 +366,10 @@ class Site:
 
     def prepare(self, smtp_port: int):
         if self.args.database == "postgres":
-            database = fresh_database(BENCH_DB)
+            database = fresh_database(self.args.db_name)
             self.admin_url, self.stop_cluster = database.admin_url, database.started_cluster
             self.env["DATABASE_URL"] = database.url
-            self.database = f"PostgreSQL {database.version} (database {BENCH_DB} on {database.host}:{database.port})"
+            self.database = f"PostgreSQL {database.version} (database {self.args.db_name} on {database.host}:{database.port})"
         else:
             self.database = f"SQLite ({self.var / 'db.sqlite3'})"
         # The site's settings and the bench-only stock form app, with e-mail (Tumen's failure alerts,
@@ -371,6 +435,7 @@ class Site:
         return worker
 
     def kill_worker(self, worker: WorkerProcess):
+        worker.cpu_seconds = cpu_seconds(worker.process.pid)
         worker.process.send_signal(signal.SIGKILL)
         worker.process.wait(timeout=30)
         worker.ended, worker.killed = time.time(), True
@@ -378,6 +443,7 @@ class Site:
     def stop_workers(self):
         for worker in self.workers:
             if worker.process.poll() is None:
+                worker.cpu_seconds = cpu_seconds(worker.process.pid)
                 worker.process.send_signal(signal.SIGTERM)
         for worker in self.workers:
             if worker.process.poll() is None:
@@ -446,10 +512,10 @@ class Site:
                 import psycopg
 
                 with psycopg.connect(self.admin_url, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-                print(f"  dropped database {BENCH_DB}", flush=True)
+                    conn.execute(f'DROP DATABASE IF EXISTS "{self.args.db_name}" WITH (FORCE)')
+                print(f"  dropped database {self.args.db_name}", flush=True)
             except Exception as error:  # noqa: BLE001
-                print(f"  WARNING: could not drop {BENCH_DB}: {error}", file=sys.stderr)
+                print(f"  WARNING: could not drop {self.args.db_name}: {error}", file=sys.stderr)
             if self.stop_cluster and not self.args.keep_postgres:
                 stop_private_cluster()
                 print("  stopped the PostgreSQL cluster this run started", flush=True)
@@ -489,6 +555,7 @@ class Phase:
     kill: bool = False
     env: dict = field(default_factory=dict)
     profile: Path | None = None  # cProfile output of the first worker
+    slow_rate: float = 0.0  # share of requests answered one header byte a second
     # results
     codes: list[str] = field(default_factory=list)
     create_seconds: float = 0.0
@@ -509,6 +576,7 @@ class Phase:
     kill_info: dict = field(default_factory=dict)
     db_stats: dict = field(default_factory=dict)
     receiver: dict = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # of the phase's workers
 
     @property
     def expected(self) -> int:
@@ -595,7 +663,7 @@ def run_phase(site: Site, receiver: Receiver, phase: Phase, service_code: str, s
             cursor.execute("ANALYZE")
         print(f"  ANALYZE: {time.monotonic() - started:.1f}s (planner statistics, as autovacuum keeps them in production)", flush=True)
     expected = phase.expected * args.targets
-    receiver.reset(fail_rate=phase.fail_rate, seed=seed)
+    receiver.reset(fail_rate=phase.fail_rate, seed=seed, slow_rate=phase.slow_rate)
     before = db_counters()
 
     phase.started = time.time()
@@ -646,6 +714,7 @@ def run_phase(site: Site, receiver: Receiver, phase: Phase, service_code: str, s
     if not receiver.up:
         receiver.start()
     site.stop_workers()
+    phase.cpu_seconds = sum(worker.cpu_seconds for worker in site.workers if worker.started >= phase.started)
     collect(site, receiver, phase, finished, before)
     if phase.profile and phase.profile.exists():
         import io
@@ -775,7 +844,8 @@ def collect(site: Site, receiver: Receiver, phase: Phase, finished: float, befor
         "dead": phase.states.get("dead", 0),
     }
     phase.receiver = {"requests": receiver.requests, "injected_500": receiver.injected_500, "client_resets": receiver.client_resets,
-                      "bad_signature": receiver.bad_signature, "bad_request": receiver.bad_request}  # fmt: skip
+                      "bad_signature": receiver.bad_signature, "bad_request": receiver.bad_request,
+                      "slow_headers": receiver.slow_headers, "overlapping": receiver.overlapping}  # fmt: skip
     if phase.kill_info.get("delivery"):
         delivery_id = phase.kill_info["delivery"]
         killed = Delivery.objects.filter(pk=delivery_id).values("state", "attempts").first() or {}
@@ -810,8 +880,13 @@ def print_phase(phase: Phase, site: Site):
         print(f"  PostgreSQL per delivered: {phase.db_stats['commits'] / n:.1f} commits, {phase.db_stats['inserted'] / n:.1f} rows "
               f"inserted, {phase.db_stats['updated'] / n:.1f} updated, {phase.db_stats['fetched'] / n:.1f} fetched")  # fmt: skip
     r = phase.receiver
-    print(f"  receiver: {r['requests']} requests, {r['injected_500']} injected 500s, {r['bad_signature']} bad signatures, "
-          f"{r['bad_request']} bad requests, {r['client_resets']} connections reset by a client")  # fmt: skip
+    print(f"  receiver: {r['requests']} requests, {r['injected_500']} injected 500s, {r['slow_headers']} slow-headers answers, "
+          f"{r['bad_signature']} bad signatures, {r['bad_request']} bad requests, {r['client_resets']} connections reset by a client; "
+          f"requests sent while an earlier one with the same key was still open (a lease outlived by its request): "
+          f"{r['overlapping']}")  # fmt: skip
+    span = phase.drain_seconds if phase.drain_seconds == phase.drain_seconds else float("nan")
+    print(f"  worker CPU: {phase.cpu_seconds:.1f} s user+system ({phase.cpu_seconds / span:.2f} cores over the drain; "
+          f"{1000 * phase.cpu_seconds / max(1, phase.attempts['total']):.2f} ms per attempt)")  # fmt: skip
     if phase.down_window:
         print(f"  endpoint down from {phase.down_window[0]:.1f}s to {phase.down_window[1]:.1f}s")
     if phase.kill_info:
@@ -835,6 +910,78 @@ def print_phase(phase: Phase, site: Site):
 
 
 # -- anatomy of one delivery, in this process ------------------------------------------------------
+
+
+def run_isolation(site: Site, receiver: Receiver, service_code: str, args, *, with_a: bool) -> dict:
+    """One worker drains ``--isolation-submissions`` submissions, each with a delivery to a healthy
+    target B and (``with_a``) one to a target A whose endpoint never answers in time (slow headers,
+    one byte a second). B's latency (the worker's first attempt -> delivered: a backlog drained)
+    and the worker's attempts/s."""
+    import datetime
+    import statistics
+
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from plugins.models import Delivery, DeliveryAttempt, PluginConfig
+    from service_pages.models import ServicePage
+
+    label = "isolation, A times out + B healthy" if with_a else "isolation, B alone"
+    print(f"\n== {label}: {args.isolation_submissions} submissions, 1 worker, request timeout {args.request_timeout:g}s ==", flush=True)
+    service = ServicePage.objects.by_code(service_code)
+    slow = Receiver()
+    slow.reset(fail_rate=0.0, seed=0, slow_rate=1.0)
+    receiver.reset(fail_rate=0.0, seed=0)
+    PluginConfig.objects.filter(agency=service.agency).update(enabled=False)
+    for name, url, enabled in (("iso-b", receiver.url("iso-b"), True), ("iso-a", slow.url("iso-a"), with_a)):
+        PluginConfig.objects.update_or_create(plugin_id="webhook", name=name, agency=service.agency, service=None, defaults={
+            "enabled": enabled, "options": {"url": url, "secret": SECRET, "include_files": False}})  # fmt: skip
+    created_from = timezone.now()
+    codes, _ = site.create_submissions(service_code, args.isolation_submissions, args.seed + 7 + with_a)
+    b = Delivery.objects.filter(created_at__gte=created_from, target="iso-b")
+    env = {"TUMEN_DELIVERY_TIMEOUT": f"{args.request_timeout:g}", "TUMEN_DELIVERY_SWEEP_SECONDS": str(args.sweep)}
+    started = time.time()
+    worker = site.start_worker(env)
+    deadline = time.monotonic() + args.isolation_timeout
+    while b.exclude(state="delivered").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    finished = time.time()
+    site.stop_workers()
+    slow.stop()
+    attempts = DeliveryAttempt.objects.filter(delivery__created_at__gte=created_from)
+    first = attempts.order_by("started_at").values_list("started_at", flat=True).first()
+    # From the worker's first attempt (its start-up, seconds on a loaded machine, is not the engine's).
+    start = first or datetime.datetime.fromtimestamp(started, tz=datetime.timezone.utc)
+    latencies = sorted((at - start).total_seconds() for at in b.filter(state="delivered").values_list("delivered_at", flat=True))
+    last = b.aggregate(last=Max("delivered_at"))["last"]
+    span = (last - first).total_seconds() if first and last else float("nan")
+    made = attempts.filter(started_at__lte=last) if last else attempts  # started by B's last delivery
+    a_attempts = made.filter(delivery__target="iso-a").count()
+    total = made.count()
+    result = {
+        "label": label, "submissions": len(codes), "b_delivered": len(latencies), "b_expected": b.count(),
+        "b_p50": statistics.median(latencies) if latencies else float("nan"),
+        "b_p95": latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+        "attempts": total, "a_attempts": a_attempts, "span": span, "attempts_per_s": total / span if span == span and span else float("nan"),
+        "elapsed": finished - started, "cpu_seconds": worker.cpu_seconds, "slow_overlapping": slow.overlapping,
+    }  # fmt: skip
+    print(f"  B delivered {result['b_delivered']}/{result['b_expected']} in {result['elapsed']:.1f}s; B latency (worker's first attempt -> "
+          f"delivered) p50 {result['b_p50']:.2f}s p95 {result['b_p95']:.2f}s; attempts {total} (A {a_attempts}) in {span:.1f}s "
+          f"first attempt -> B's last delivery: {result['attempts_per_s']:.1f} attempts/s; worker CPU {worker.cpu_seconds:.1f}s",
+          flush=True)  # fmt: skip
+    PluginConfig.objects.filter(name__in=["iso-a", "iso-b"], agency=service.agency).update(enabled=False)
+    return result
+
+
+def print_isolation(alone: dict, mixed: dict):
+    ratio = mixed["b_p95"] / alone["b_p95"] if alone["b_p95"] else float("nan")
+    print(f"| isolation: B's p95 latency with A timing out / B alone | **{ratio:.2f}** ({mixed['b_p95']:.2f} s / {alone['b_p95']:.2f} s; "
+          f"B delivered {mixed['b_delivered']}/{mixed['b_expected']}) | ≤ {ISOLATION_TARGET_RATIO:g}: "
+          f"{'met' if ratio <= ISOLATION_TARGET_RATIO and mixed['b_delivered'] == mixed['b_expected'] else 'NOT met'} |")  # fmt: skip
+    print(f"| isolation: attempts/s of the worker (A's and B's) | **{mixed['attempts_per_s']:.1f}** ({mixed['attempts']} attempts, "
+          f"{mixed['a_attempts']} to A) | ≥ {ISOLATION_TARGET_ATTEMPTS:g}: "
+          f"{'met' if mixed['attempts_per_s'] >= ISOLATION_TARGET_ATTEMPTS else 'NOT met'} |")  # fmt: skip
+    return ratio
 
 
 def run_anatomy(site: Site, service_code: str, count: int, profile: bool) -> dict:
@@ -1082,7 +1229,7 @@ def print_summary(args, site: Site, healthy: Phase | None, faults: Phase, anatom
         met = healthy.steady_rate >= TARGET_PER_WORKER
         print(f"| healthy endpoint, {healthy.expected} deliveries, 1 worker: deliveries/s per worker (first attempt → last) | "
               f"**{healthy.steady_rate:.1f}** ({healthy.delivered} in {healthy.steady_seconds:.1f} s; counting the worker's "
-              f"start-up: {healthy.per_worker_rate:.1f}/s) | ≥ 100: {'met' if met else 'NOT met'} |")  # fmt: skip
+              f"start-up: {healthy.per_worker_rate:.1f}/s) | ≥ {TARGET_PER_WORKER:g}: {'met' if met else 'NOT met'} |")  # fmt: skip
     f = faults
     print(f"| faults: drain time, {f.expected} submissions × {args.targets} target(s), {args.workers} workers | "
           f"**{f.drain_seconds:.1f} s** (endpoint down {args.down_seconds:g} s of it"
@@ -1154,6 +1301,14 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="give up on draining the faults phase after this (default 1800 s)")
     parser.add_argument("--progress", type=float, default=5, help="seconds between progress lines (default 5)")
     parser.add_argument("--seed", type=int, default=2025, help="seed of answers and injected failures (default 2025)")
+    parser.add_argument("--slow-rate", type=float, default=0.02,
+                        help="share of requests the endpoint answers one header byte a second in the faults phase (default 0.02)")
+    parser.add_argument("--request-timeout", type=float, default=3.0,
+                        help="TUMEN_DELIVERY_TIMEOUT in the faults and isolation phases (default 3)")
+    parser.add_argument("--isolation-submissions", type=int, default=300,
+                        help="submissions of each isolation run, 1 worker (default 300; 0: skip)")
+    parser.add_argument("--isolation-timeout", type=float, default=120, help="give up on an isolation run after this (default 120 s)")
+    parser.add_argument("--db-name", default=BENCH_DB, help=f"the PostgreSQL database created and dropped (default {BENCH_DB})")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (worker logs)")
     parser.add_argument("--keep-postgres", action="store_true", help="leave the PostgreSQL cluster running if this run started it")
     args = parser.parse_args()
@@ -1192,14 +1347,21 @@ def main() -> int:
             "TUMEN_DELIVERY_BACKOFF_MAX_SECONDS": f"{args.backoff_max:g}",
             "TUMEN_DELIVERY_LEASE_SECONDS": str(args.lease),
             "TUMEN_DELIVERY_SWEEP_SECONDS": str(args.sweep),
+            "TUMEN_DELIVERY_TIMEOUT": f"{args.request_timeout:g}",
         }
         faults = run_phase(site, receiver, Phase("faults", args.submissions, args.workers, args.fail_rate, args.down_seconds,
-                                                 args.kill, faults_env), service_code, args.seed)  # fmt: skip
+                                                 args.kill, faults_env, slow_rate=args.slow_rate), service_code, args.seed)  # fmt: skip
         print_phase(faults, site)
+        isolation = None
+        if args.isolation_submissions > 0:
+            isolation = (run_isolation(site, receiver, service_code, args, with_a=False),
+                         run_isolation(site, receiver, service_code, args, with_a=True))  # fmt: skip
         receiver.reset(fail_rate=0.0, seed=0)
         anatomy = run_anatomy(site, service_code, args.anatomy, args.profile) if args.anatomy > 0 else None
         stock = run_stock(smtp, args.stock_submissions, args.fail_rate) if args.stock_submissions > 0 else None
         print_summary(args, site, healthy, faults, anatomy, stock, smtp)
+        if isolation is not None:
+            print_isolation(*isolation)
         ok = faults.drained and faults.check["lost"] == 0 and faults.check["duplicated"] == 0 and faults.check["dead"] == 0
         verdict = "HELD" if ok else "FAILED"
         print(f"0 lost / 0 duplicated: {verdict}")

@@ -158,8 +158,26 @@ class DeliveryPlugin(Plugin):
         raise NotImplementedError
 
 
+class PreSubmitOptions(forms.Form):
+    """The core's timeout policy of a pre-submit check, for a plugin's options form to extend:
+    ``timeout`` (seconds, within ``TUMEN_PRE_SUBMIT_TIMEOUT``) and ``on_timeout``: what to do when
+    the check does not answer in time or raises anything (accept the submission, or refuse it)."""
+
+    timeout = forms.FloatField(label=_("timeout (seconds)"), min_value=0.1, max_value=10, initial=2)
+    on_timeout = forms.ChoiceField(
+        label=_("when the agency does not answer"), choices=[("accept", _("accept the submission")), ("refuse", _("refuse it"))],
+        initial="accept",
+    )  # fmt: skip
+
+
 class PreSubmitPlugin(Plugin):
+    """``check()`` runs in a thread of its own, in parallel with the service's other checks, while
+    the citizen waits (``plugins.checks``): use ``plugins.http.request`` (capped by the deadline)
+    and no database. Without an ``on_timeout`` option the plugin's ``on_timeout`` attribute is
+    its policy."""
+
     kind = "pre_submit"
+    on_timeout = "accept"
 
     def check(self, application, answers: dict, options: dict, *, timeout: float) -> Verdict:
         raise NotImplementedError

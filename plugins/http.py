@@ -9,7 +9,9 @@ Delivery URLs are typed by agency staff, so they are checked before every reques
   ``allow_private_endpoints`` (inside the government network) or, for loopback only, plain
   http is allowed (development and tests);
 - the connection goes to the address that was checked (no second DNS lookup that could answer
-  differently), with a connect/read timeout and a cap on the bytes read back.
+  differently), within one hard deadline for the whole request (``plugins.deadlines``: connect,
+  TLS, headers and body; a server trickling its headers is cut off) and a cap on the bytes read
+  back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from . import deadlines
+
+TIMED_OUT = "the endpoint answered too slowly (timed out)"
 
 
 class BlockedURL(ValueError):
@@ -102,69 +108,99 @@ def _public(ip) -> bool:
     return inner is None or _public(inner)
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+class _Bounded:
+    """What both connection classes share: connect within the deadline's remaining time, then put
+    the socket under the deadline's watchdog before anything else (the TLS handshake included)."""
+
+    deadline: deadlines.Deadline
+    watch = None
+
+    def _open(self, address, port):
+        sock = socket.create_connection((address, port), max(0.01, self.deadline.remaining()))
+        self._watching = deadlines.watch(sock, self.deadline)
+        self.watch = self._watching.__enter__()
+        return sock
+
+    def stop_watching(self):
+        if self.watch is not None:
+            self._watching.__exit__(None, None, None)
+
+
+class _PinnedHTTPSConnection(_Bounded, http.client.HTTPSConnection):
     """HTTPS to a checked address, with SNI and certificate checks for the host name."""
 
-    def __init__(self, host, address, **kwargs):
+    def __init__(self, host, address, deadline, **kwargs):
         super().__init__(host, **kwargs)
-        self._address = address
+        self._address, self.deadline = address, deadline
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = self._open(self._address, self.port)
+        sock.settimeout(max(0.01, self.deadline.remaining()))
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host, address, **kwargs):
+class _PinnedHTTPConnection(_Bounded, http.client.HTTPConnection):
+    def __init__(self, host, address, deadline, **kwargs):
         super().__init__(host, **kwargs)
-        self._address = address
+        self._address, self.deadline = address, deadline
 
     def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._open(self._address, self.port)
 
 
 def request(method: str, url: str, *, body: bytes = b"", headers: dict | None = None, timeout: float | None = None,
             max_bytes: int | None = None, allow_private: bool = False) -> Response:  # fmt: skip
-    """One HTTP request within the limits; raises :class:`BlockedURL` or :class:`HTTPFailure`."""
-    timeout = timeout or settings.TUMEN_DELIVERY_TIMEOUT
+    """One HTTP request within the limits; raises :class:`BlockedURL` or :class:`HTTPFailure`.
+
+    ``timeout`` is one hard deadline for the whole request (connect, TLS, sending, headers and
+    body; ``plugins.deadlines``), cut down to the caller's ambient cap (a delivery's lease).
+    """
+    timeout = deadlines.limit(timeout or settings.TUMEN_DELIVERY_TIMEOUT)
     max_bytes = max_bytes or settings.TUMEN_DELIVERY_MAX_RESPONSE_BYTES
+    started = time.monotonic()
+    deadline = deadlines.Deadline(timeout)
     scheme, host, port, address = check_url(url, allow_private=allow_private)
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    per_phase = max(0.01, deadline.remaining())
     if scheme == "https":
-        connection = _PinnedHTTPSConnection(host, address, port=port, timeout=timeout, context=ssl.create_default_context())
+        connection = _PinnedHTTPSConnection(host, address, deadline, port=port, timeout=per_phase,
+                                            context=ssl.create_default_context())  # fmt: skip
     else:
-        connection = _PinnedHTTPConnection(host, address, port=port, timeout=timeout)
-    started = time.monotonic()
+        connection = _PinnedHTTPConnection(host, address, deadline, port=port, timeout=per_phase)
     try:
-        deadline = started + timeout
         connection.request(method, path, body=body, headers={"User-Agent": "Tumen-Delivery/1", **(headers or {})})
+        if connection.sock is not None:
+            connection.sock.settimeout(max(0.01, deadline.remaining()))
         response = connection.getresponse()
         data = bytearray()
-        # Read in small pieces against one deadline: a server that trickles bytes cannot hold a
-        # worker (or a citizen waiting on a pre-submit check) longer than the timeout.
+        # Read in small pieces against the same deadline; the watchdog covers a server that
+        # trickles bytes (each read would otherwise wait a fresh socket timeout).
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise HTTPFailure("the endpoint answered too slowly (timed out)")
+            if deadline.expired:
+                raise HTTPFailure(TIMED_OUT)
             if connection.sock is not None:
-                connection.sock.settimeout(remaining)
+                connection.sock.settimeout(max(0.01, deadline.remaining()))
             chunk = response.read1(min(16384, max_bytes + 1 - len(data))) if method != "HEAD" else b""
             if not chunk:
                 break
             data += chunk
             if len(data) > max_bytes:
                 raise HTTPFailure(f"the response is larger than {max_bytes} bytes")
-        data = bytes(data)
+        if connection.watch is not None and connection.watch.fired:
+            raise HTTPFailure(TIMED_OUT)  # the end of the body was the watchdog's shutdown
         return Response(
             status=response.status,
-            body=data,
+            body=bytes(data),
             headers={key.lower(): value for key, value in response.getheaders()},
             elapsed_ms=int((time.monotonic() - started) * 1000),
         )
-    except (OSError, http.client.HTTPException) as error:
+    except (OSError, http.client.HTTPException, ValueError) as error:
         if isinstance(error, HTTPFailure):
             raise
+        if deadline.expired or (connection.watch is not None and connection.watch.fired):
+            raise HTTPFailure(TIMED_OUT) from None
         raise HTTPFailure(f"{type(error).__name__}: {error}") from None
     finally:
+        connection.stop_watching()
         connection.close()

@@ -50,6 +50,11 @@ class Registry:
         self.sources[plugin_id] = source
         return plugin
 
+    def remove(self, plugin_id: str):
+        """Forget a plugin (``plugins.testing`` registers a package's plugin for one test only)."""
+        self._plugins.pop(plugin_id, None)
+        self.sources.pop(plugin_id, None)
+
     def __getitem__(self, plugin_id: str) -> Plugin:
         return self._plugins[plugin_id]
 

@@ -402,9 +402,11 @@ def test_a_batch_never_outlives_its_lease(client, service, agency_server, settin
     assert batch_size() == 5, "five 10-second timeouts fit twice in a 120-second lease"
     settings.TUMEN_DELIVERY_LEASE_SECONDS = 10
     assert batch_size() == 1
-    # A slow agency: after the first delivery too little lease is left for the next, so the rest
-    # goes back unattempted instead of being sent after its lease could have passed to another worker.
+    # A slow agency that may have one request in flight: after the first delivery too little lease
+    # is left for the next, so the rest goes back unattempted instead of being sent after its lease
+    # could have passed to another worker.
     settings.TUMEN_DELIVERY_LEASE_SECONDS, settings.TUMEN_DELIVERY_TIMEOUT = 3, 1.5
+    settings.TUMEN_DELIVERY_SENDERS_PER_TARGET = 1
     agency_server.plan, agency_server.slow_seconds = ["slow", 200], 1.0
     webhook(service, agency_server)
     for _ in range(3):

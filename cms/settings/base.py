@@ -257,7 +257,16 @@ TUMEN_DELIVERY_SWEEP_SECONDS = env_int("TUMEN_DELIVERY_SWEEP_SECONDS", 60)
 # One deliver_due task works through due deliveries for at most this long (capped at half the
 # lease), then hands over to a fresh task.
 TUMEN_DELIVERY_DRAIN_SECONDS = float(env_str("TUMEN_DELIVERY_DRAIN_SECONDS", "30"))
+# One hard deadline (seconds) per outgoing request: connect, headers and body (plugins.deadlines).
+# A target's own "timeout" option may differ; either is capped by what is left of the lease.
 TUMEN_DELIVERY_TIMEOUT = float(env_str("TUMEN_DELIVERY_TIMEOUT", "10"))
+# Requests one worker sends at once (plugins/delivery/sending.py), and at most this many to one
+# target: a dead or slow agency endpoint holds only its own share of the worker.
+TUMEN_DELIVERY_SENDERS = env_int("TUMEN_DELIVERY_SENDERS", 8)
+TUMEN_DELIVERY_SENDERS_PER_TARGET = env_int("TUMEN_DELIVERY_SENDERS_PER_TARGET", 4)
+# The overall deadline (seconds) of a submission's pre-submit checks, run in parallel while the
+# citizen waits (plugins.checks); a check's own shorter "timeout" applies first.
+TUMEN_PRE_SUBMIT_TIMEOUT = float(env_str("TUMEN_PRE_SUBMIT_TIMEOUT", "5"))
 TUMEN_DELIVERY_MAX_RESPONSE_BYTES = env_int("TUMEN_DELIVERY_MAX_RESPONSE_BYTES", 64 * 1024)
 TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS = env_int("TUMEN_DELIVERY_ALERT_AFTER_ATTEMPTS", 5)
 # Plain http (to loopback only) for development and tests; production needs https.

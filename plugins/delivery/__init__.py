@@ -7,8 +7,9 @@ Flow (docs/ARCHITECTURE.md, "How a submission flows"), one module per step:
    queue; after commit :func:`wake` (``wakeup``) makes sure a ``deliver_due`` task (django-tasks,
    database backend, run by ``manage.py db_worker`` anywhere) is waiting, unless one already is.
 2. :func:`drain` (``worker``; the task) claims due deliveries a few at a time with a *lease*
-   (``leasing``: an UPDATE that only one worker can win; ``SKIP LOCKED`` on PostgreSQL), attempts
-   each, and keeps going until nothing is due or its time budget is spent. One task serves many
+   (``leasing``: an UPDATE that only one worker can win; ``SKIP LOCKED`` on PostgreSQL), sends them
+   from a pool of sender threads (``sending``: 8 at once, 4 per target, so a dead endpoint slows
+   only its own deliveries), and keeps going until nothing is due or its time budget is spent. One task serves many
    deliveries: the per-task cost of the queue is paid once per drain, not once per delivery. A
    drain that finds a full batch wakes another so every idle worker joins in on a backlog.
 3. :func:`attempt_claimed` (``attempts``) calls the plugin with a :class:`DeliveryContext`

@@ -46,8 +46,9 @@ def batch_size() -> int:
     return max(1, min(MAX_BATCH, int(settings.TUMEN_DELIVERY_LEASE_SECONDS // (2 * per_delivery))))
 
 
-def claim_batch(limit: int, *, due_by=None, worker: str = "", ids=None) -> tuple[list[Delivery], str]:
-    """Lease up to ``limit`` due deliveries (among ``ids``, if given), oldest due first, for this worker.
+def claim_batch(limit: int, *, due_by=None, worker: str = "", ids=None, exclude_configs=()) -> tuple[list[Delivery], str]:
+    """Lease up to ``limit`` due deliveries (among ``ids``, if given; none of the targets
+    ``exclude_configs``, whose sender slots are full), oldest due first, for this worker.
 
     On PostgreSQL the candidates are locked with SKIP LOCKED, so workers claiming at the same time
     take different rows instead of queueing behind each other; the UPDATE repeats the conditions,
@@ -59,6 +60,8 @@ def claim_batch(limit: int, *, due_by=None, worker: str = "", ids=None) -> tuple
         claimable = claimable_deliveries(now, due_by and min(due_by, now))
         if ids is not None:
             claimable = claimable.filter(pk__in=ids)
+        if exclude_configs:
+            claimable = claimable.exclude(config_id__in=list(exclude_configs))
         with transaction.atomic():
             ids = list(
                 claimable.order_by("next_attempt_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]

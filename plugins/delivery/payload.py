@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.db.models import prefetch_related_objects
+
 from form_builder.models import Submission
 from form_builder.payments import payment_block
 
@@ -85,11 +87,19 @@ class DeliveryContext:
 
 
 def load_submissions(ids) -> dict:
-    """Submissions by id, with what every payload needs (one query for a whole batch).
+    """Submissions by id, with everything a payload reads: a few queries for a whole batch.
 
-    Operator and office are joined only when there are any (most submissions are citizens' own).
+    Loaded up front, in the drain's thread, because plugins run in sender threads
+    (``sending``) that should not need a database connection of their own: the files and the
+    history (``prefetch_related``), and operator and office only when there are any (most
+    submissions are citizens' own).
     """
-    return Submission.objects.select_related("form_version__definition", "agency").in_bulk(list(ids))
+    found = Submission.objects.select_related("form_version__definition", "agency").prefetch_related("files", "events")
+    found = found.in_bulk(list(ids))
+    by_operator = [submission for submission in found.values() if submission.operator_id or submission.office_soum_id]
+    if by_operator:
+        prefetch_related_objects(by_operator, "operator", "office_soum__aimag")
+    return found
 
 
 def _operator_block(submission, operator):
