@@ -35,7 +35,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -166,7 +166,20 @@ def payment_required(submission) -> bool:
 
 
 def paid_payment(submission) -> Payment | None:
-    return submission.payments.filter(state=PaymentState.PAID).first()
+    prefetched = getattr(submission, "paid_payments", None)  # set by paid_payments_prefetch()
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return submission.payments.filter(state=PaymentState.PAID).order_by("pk").first()
+
+
+def paid_payments_prefetch() -> Prefetch:
+    """What ``payment_block`` reads, loaded for a whole batch of submissions in one query.
+
+    The delivery drain loads its batch up front because plugins build their payloads in sender
+    threads that should not open database connections of their own.
+    """
+    paid = Payment.objects.filter(state=PaymentState.PAID).order_by("pk")
+    return Prefetch("payments", queryset=paid, to_attr="paid_payments")
 
 
 def _locked(submission):

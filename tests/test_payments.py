@@ -12,6 +12,7 @@ from django.utils import timezone
 from form_builder import payments
 from form_builder.models import Payment, Status, Submission
 from form_builder.payments import PaymentState
+from plugins.delivery.payload import DeliveryContext, load_submissions
 from plugins.models import Delivery, PluginConfig
 from service_pages.models import ServicePage
 from tests.deliveries import attempt
@@ -112,6 +113,19 @@ def test_paying_delivers_once_with_the_payment_block(client, service, paying, pr
     assert sent["amount"] == FEE and sent["provider"] == "qpay" and sent["reference"] == payment.reference and sent["paid_at"]
     submission.refresh_from_db()
     assert submission.status == Status.DELIVERED
+
+
+def test_the_payment_block_is_loaded_with_the_batch_not_in_the_sender_threads(
+    client, service, paying, provider, django_assert_num_queries
+):
+    # Plugins build payloads in the worker's sender threads, which must not query the database.
+    submission = apply(client, service)
+    provider.pay(invoice_of(submission).reference)
+    delivery = Delivery.objects.get(submission=submission)
+    loaded = load_submissions([submission.pk])[submission.pk]
+    with django_assert_num_queries(0):
+        payment = DeliveryContext(delivery, loaded).metadata()["payment"]
+    assert payment["amount"] == FEE and payment["provider"] == "qpay"
 
 
 def test_a_double_click_makes_one_invoice(client, service, paying, provider):

@@ -12,7 +12,7 @@ from functools import cached_property
 from django.db.models import prefetch_related_objects
 
 from form_builder.models import Submission
-from form_builder.payments import payment_block
+from form_builder.payments import paid_payments_prefetch, payment_block
 
 from ..models import Delivery
 
@@ -91,10 +91,11 @@ def load_submissions(ids) -> dict:
 
     Loaded up front, in the drain's thread, because plugins run in sender threads
     (``sending``) that should not need a database connection of their own: the files and the
-    history (``prefetch_related``), and operator and office only when there are any (most
+    history and the payment (``prefetch_related``), and operator and office only when there are any (most
     submissions are citizens' own).
     """
-    found = Submission.objects.select_related("form_version__definition", "agency").prefetch_related("files", "events")
+    found = Submission.objects.select_related("form_version__definition", "agency")
+    found = found.prefetch_related("files", "events", paid_payments_prefetch())
     found = found.in_bulk(list(ids))
     by_operator = [submission for submission in found.values() if submission.operator_id or submission.office_soum_id]
     if by_operator:
