@@ -644,6 +644,9 @@ def generated_queries(per_kind: int = 100, seed: int = 2012, hard: bool = True) 
     for row in national:
         by_title[row["title_mn"]].add(row["code"])
     by_code = {row["code"]: row for row in services}
+    by_type_and_place = defaultdict(set)  # "Булган сум" (an aimag centre) is also "Булган"
+    for row in local:
+        by_type_and_place[(row["title_mn"].split(" — ")[0], soums[row["soum_code"]].removesuffix(" сум"))].add(row["code"])
     by_type_and_soum = defaultdict(set)
     for row in local:
         by_type_and_soum[(row["title_mn"].split(" — ")[0], soums[row["soum_code"]])].add(row["code"])
@@ -691,7 +694,7 @@ def generated_queries(per_kind: int = 100, seed: int = 2012, hard: bool = True) 
                 row = rng.choice(local)
                 service = row["title_mn"].split(" — ")[0]
                 text, with_aimag = _hard_place(rng, service, soum_rows[row["soum_code"]], aimag_rows[row["aimag_code"]])
-                expected = by_type_and_soum[(service, soums[row["soum_code"]])]
+                expected = by_type_and_place[(service, soums[row["soum_code"]].removesuffix(" сум"))]
                 if with_aimag:
                     expected = {code for code in expected if by_code[code]["aimag_code"] == row["aimag_code"]}
                 queries.append({"query": text, "kind": kind, "expected": expected})

@@ -63,6 +63,9 @@ FIELDS = {
     "body": (SearchTerm.BODY, EMBEDDED_BODY_WEIGHT, 40),
 }
 LENGTH_NORM = 0.3  # BM25's b, kept low: a long title is only a little weaker
+# BM25's k1: a word twice in a field weighs 1.375 times once ("Ховд аймаг, Ховд сум" for "Ховд"),
+# as in the engine; more repeats add less and less.
+TF_SATURATION = 1.2
 MAX_TERM_LENGTH = 64
 # Match quality: exact > stem > prefix (as you type) > typo.
 EXACT, STEM, PREFIX, TYPO = 1.0, 0.7, 0.5, {1: 0.5, 2: 0.35}
@@ -134,9 +137,9 @@ def page_terms(row: dict) -> tuple[dict[str, list], dict[str, str]]:
         # BM25-style length normalisation against a fixed typical length: stable
         # across catalogs, and a page's weights do not depend on the other pages.
         weight /= 1 - LENGTH_NORM + LENGTH_NORM * len(found) / typical
-        for token in set(found):
+        for token, count in Counter(found).items():
             entry = terms.setdefault(token, [0.0, 0])
-            entry[0] += weight
+            entry[0] += weight * count * (TF_SATURATION + 1) / (count + TF_SATURATION)
             entry[1] |= bit
     return terms, display
 
