@@ -294,12 +294,12 @@ class Vocabulary:
         """
         return [term for term in self.by_stem.get(stem(word), ()) if _same_word(word, term, SUFFIX_SLACK)]
 
-    def stem_neighbours(self, word: str) -> list[str]:
+    def stem_neighbours(self, word: str, loose: bool = True) -> list[str]:
         """For a word the catalog lacks: terms with its stem, or a stem that differs in its last letter.
 
         Verbs change there: "олгуулах", "олгоно" (stems "ulgul", "ulgun") for "олгох" ("ulguh"),
         "сунгуулах" for "сунгах"; and a word with two slips after its stem ("оношшохооны")
-        still has the stem of the word meant. The engine reaches these by (fuzzy) matching on
+        still has the stem of the word meant (those only when ``loose``). The engine reaches these by (fuzzy) matching on
         its stem sub-field (``search.query``'s coverage clauses). Closest spelling first (shared
         letter pairs), then commonest.
         """
@@ -310,7 +310,7 @@ class Vocabulary:
             term
             for other in self.by_head.get(word_stem[: STEM_LENGTH - 1], ())
             for term in self.by_stem[other]
-            if other == word_stem or _same_word(word, term, STEM_LENGTH - 1)
+            if (loose and other == word_stem) or _same_word(word, term, STEM_LENGTH - 1)
         ]
         grams = _bigrams(word)
         found.sort(key=lambda term: (-len(grams & _bigrams(term)), -self.df[term], term))
@@ -433,9 +433,12 @@ def expand(words: list[str], vocab: Vocabulary) -> list[dict[str, float]]:
         if word not in vocab.df:
             # A word the catalog lacks is a typo or another form, even when its stem
             # is known ("эмнэлхийн" has the stem of "эмнэлэг" but means "эмнэлгийн").
-            for term, distance in vocab.close_terms(word):
+            close = vocab.close_terms(word)
+            for term, distance in close:
                 found.setdefault(term, TYPO[distance])
-            for term in vocab.stem_neighbours(word):
+            # Any term of the same stem only when no spelling is close: "сэргээлгөх" means
+            # "сэргээлгэх", not "Сэргэлэн".
+            for term in vocab.stem_neighbours(word, loose=not close):
                 found.setdefault(term, STEM_TYPO)
         if not found:
             if position == len(words) - 1 and len(word) >= 3:
