@@ -10,16 +10,24 @@ Matching, best first (all on ``core.mongolian`` skeletons, so о/ө, у/ү and
 informal Latin already coincide):
 
 1. exact term;
-2. same stem (the stem family is expanded from the in-memory vocabulary, not
-   stored in the table);
-3. for a query word with no match at all: vocabulary terms within edit
-   distance 1 (2 for long words), and, for the last word, terms it begins
-   (so as-you-type prefixes find something).
+2. same stem and only another suffix (the stem family is expanded from the
+   in-memory vocabulary, not stored in the table): "тэтгэврийн" for "тэтгэвэр",
+   not "тэтгэмж", and not "Завханмандал" for "Завхан";
+3. for a query word the catalog lacks (a typo, or a form it never uses):
+   vocabulary terms within edit distance 1 (2 from 7 letters, as the engine's
+   AUTO:4,7), even when its stem is known ("эмнэлхийн" is "эмнэлгийн"); terms
+   whose stem differs in its last letter (verb forms: "олгуулах", "олгоно" for
+   "олгох"), and when no spelling is close any term of its stem ("оношшохооны");
+4. for a last word with no match at all: terms it begins (as-you-type prefixes).
 
-Each term's factor is match quality × IDF; a page's score is the sum of
-``weight × factor`` over its matching terms, where ``weight`` was fixed at
-index time from the fields holding the term (``core.weights``: title 4, place 3,
-keywords 2, title_en 2, agency 1, summary and body 1) and a light length normalisation.
+Each term's factor is match quality × IDF, where the other forms of a query
+word take the IDF of its commonest form (as the engine's stem sub-field and
+Lucene's fuzzy queries do), so a rare form never outweighs the typed word; a
+page's score is the sum of ``weight × factor`` over its matching terms, where
+``weight`` was fixed at index time from the fields holding the term
+(``core.weights``: title 4, place 3, keywords 2, title_en 2, agency 1, summary
+and body 1), how often it occurs there (BM25's saturation: "Ховд аймаг, Ховд
+сум" names Ховд twice) and a light length normalisation.
 Pages matching more of the query words rank higher (coverage²), and matching
 every word earns a bonus: AND beats OR, without dropping OR matches. A word
 found on most pages ("аймаг", "сум", "үйлчилгээ") only scores the pages the
