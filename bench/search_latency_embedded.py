@@ -8,16 +8,24 @@ In one run, on a throw-away SQLite database (the approach of
 2. rebuilds the embedded index (``search.embedded.rebuild``) and prints the time;
 3. times ``embedded.search_ids`` (every match, as the search page asks for its
    facets) over the queries of queries_dev.csv plus 500 random 2–3-word title
-   fragments (seeded), and prints p50 / p95 / max and how many dev queries have
-   an expected service in the top 10;
+   fragments (seeded) and, with ``--generated N``, N generated queries of each kind of
+   ``bench/search_relevance.py`` (typos, places, other forms: the ones that expand), and
+   prints p50 / p95 / max and how many dev queries have an expected service in the top 10;
 4. times stock Wagtail, ``ServicePage.objects.live().search(q)[:10]`` on the
    database backend, on a sample of 20 of those queries, and prints the ratio.
 
     .venv/bin/python bench/search_latency_embedded.py
+    .venv/bin/python bench/search_latency_embedded.py --compare /tmp/main-export   # before/after
+
+``--compare DIR`` also times ``DIR/search/embedded.py`` (another version of the module, e.g. an
+export of main: ``git archive main | tar -x -C DIR``) on the same index and queries, each query
+timed with both versions one after the other, and prints the ratio of the medians: a
+side-by-side comparison on a noisy machine. Both read the index this version built.
 """
 
 import argparse
 import csv
+import importlib.util
 import os
 import random
 import shutil
@@ -45,6 +53,14 @@ def title_fragments(titles: list[str], count: int, seed: int) -> list[str]:
     return fragments
 
 
+def load_module(path: Path):
+    """Another version of search/embedded.py, as a module of its own (its own cached vocabulary)."""
+    spec = importlib.util.spec_from_file_location("compared_embedded", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -57,6 +73,9 @@ def main():
     parser.add_argument("--fragments", type=int, default=500, help="random title fragments to time (default 500)")
     parser.add_argument("--stock-queries", type=int, default=20, help="queries timed on stock Wagtail (default 20)")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--compare", metavar="DIR", help="also time DIR/search/embedded.py, query by query")
+    parser.add_argument("--generated", type=int, default=0, metavar="N",
+                        help="also time N generated queries per kind of bench/search_relevance.py (typos ...)")  # fmt: skip
     args = parser.parse_args()
     catalog_dir = Path(args.catalog)
 
@@ -97,19 +116,36 @@ def main():
         dev = list(csv.DictReader(handle))
     titles = list(ServicePage.objects.canonical().values_list("title", flat=True))
     queries = [row["query"] for row in dev] + title_fragments(titles, args.fragments, args.seed)
+    if args.generated:
+        from search_relevance import generated_queries
+
+        queries += [row["query"] for row in generated_queries(args.generated, args.seed)]
 
     codes = dict(ServicePage.objects.values_list("pk", "code"))
     expected = {row["query"]: {code.strip() for code in row["expected_codes"].split("|")} for row in dev}
-    ms, found = [], 0
+    other = load_module(Path(args.compare) / "search" / "embedded.py") if args.compare else None
+    if other:
+        other.vocabulary()
+    ms, other_ms, found = [], [], 0
     for query in queries:
         started = time.perf_counter()
         ranked = embedded.search_ids(query, limit=20000)
         ms.append((time.perf_counter() - started) * 1000)
+        if other:
+            started = time.perf_counter()
+            other.search_ids(query, limit=20000)
+            other_ms.append((time.perf_counter() - started) * 1000)
         if query in expected:
             found += bool(expected.pop(query) & {codes[page_id] for page_id, _score in ranked[:10]})
     print(f"embedded:      {len(ms)} queries  p50={percentile(ms, 0.5):.1f}ms  p95={percentile(ms, 0.95):.1f}ms  "
           f"max={max(ms):.1f}ms  (every match returned, for facets)")  # fmt: skip
     print(f"dev queries:   expected service in the top 10 for {found}/{len(dev)}")
+    if other:
+        print(f"compared:      {len(other_ms)} queries  p50={percentile(other_ms, 0.5):.1f}ms  "
+              f"p95={percentile(other_ms, 0.95):.1f}ms  max={max(other_ms):.1f}ms  ({args.compare})")  # fmt: skip
+        print(f"ratio:         this version / compared: p50 {percentile(ms, 0.5) / percentile(other_ms, 0.5):.2f}, "
+              f"p95 {percentile(ms, 0.95) / percentile(other_ms, 0.95):.2f}, "
+              f"mean {statistics.mean(ms) / statistics.mean(other_ms):.2f}")  # fmt: skip
 
     sample = random.Random(args.seed).sample(range(len(queries)), args.stock_queries)
     stock = []

@@ -33,6 +33,7 @@ touched.
     .venv/bin/python bench/search_relevance.py --url http://127.0.0.1:9201   # one engine
     .venv/bin/python bench/search_relevance.py --experiments   # + the analysis variants below
     .venv/bin/python bench/search_relevance.py --misses        # + the queries each config missed
+    .venv/bin/python bench/search_relevance.py --seed 2027     # other generated queries (2012 is tuned on)
     .venv/bin/python bench/search_relevance.py --words         # word-level counts only, no engine
 
 ``--experiments`` re-runs the tumen query on indexes built with the choices
@@ -42,17 +43,24 @@ truncation to 4/6/7 letters, case-suffix stripping, consonant skeletons).
 ``--words`` prints the word-level measurements those choices rest on (needs
 Debian's hunspell and hunspell-mn for the dictionary parts).
 
-Measured 2026-11 (OpenSearch 2.19.6, 11,250 services), recall@10 / MRR@10:
+Measured 2026-12-02 (OpenSearch 2.19.6, 11,250 services, ``--seed 2012``), recall@10 / MRR@10.
+The "+" kinds are generated only (harder misspellings, place names in case forms or Latin,
+other verb forms and noun cases; see ``HARD_KINDS``); the embedded column is after issue 17's
+matching changes (before: typo+ 0.99 0.93, place+ 0.99 0.95, morph+ 0.99 0.92, morph 1.00 0.93;
+docs/benchmarks.md has both and a held-out seed):
 
     kind       dev n  tumen      stock      embedded | generated n  tumen      stock      embedded
-    cyrillic     10   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 0.98  1.00 0.97  1.00 0.97
-    confused      6   1.00 1.00  0.67 0.56  1.00 1.00 |      100    1.00 0.99  0.96 0.85  1.00 0.96
-    latin        10   1.00 1.00  0.00 0.00  1.00 1.00 |      100    1.00 0.97  0.01 0.01  1.00 0.96
-    place         6   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 1.00  0.99 0.99  1.00 0.99
-    typo          4   1.00 1.00  1.00 0.88  1.00 1.00 |      100    1.00 0.97  1.00 0.90  1.00 0.96
-    english       4   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 0.99  1.00 0.99  1.00 0.99
-    morph         6   1.00 0.76  1.00 0.76  1.00 0.51 |      100    1.00 0.99  0.99 0.89  1.00 0.93
-    overall      46   1.00 0.97  0.74 0.68  1.00 0.94 |      700    1.00 0.98  0.85 0.80  1.00 0.97
+    cyrillic     10   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 0.98  1.00 0.97  1.00 0.98
+    confused      6   1.00 1.00  0.67 0.56  1.00 1.00 |      100    1.00 0.99  0.96 0.85  1.00 0.99
+    latin        10   1.00 1.00  0.00 0.00  1.00 1.00 |      100    1.00 0.98  0.01 0.01  1.00 0.97
+    place         6   1.00 1.00  1.00 1.00  1.00 1.00 |      100    1.00 0.99  0.99 0.99  1.00 1.00
+    typo          4   1.00 1.00  1.00 0.88  1.00 1.00 |      100    1.00 0.98  1.00 0.90  1.00 0.98
+    english       4   1.00 1.00  1.00 1.00  1.00 1.00 |      100    0.99 0.99  1.00 0.99  1.00 0.99
+    morph         6   1.00 0.76  1.00 0.76  1.00 0.75 |      100    1.00 0.99  0.99 0.89  1.00 0.99
+    typo+         -                                   |      100    0.99 0.97  0.88 0.65  0.99 0.97
+    place+        -                                   |      100    1.00 0.97  0.66 0.59  1.00 0.98
+    morph+        -                                   |      100    0.99 0.98  0.96 0.83  1.00 0.99
+    overall      46   1.00 0.97  0.74 0.68  1.00 0.97 |     1000    1.00 0.98  0.84 0.77  1.00 0.99
 
 ``evaluate(search_fn)`` is the evaluation loop: ``search_fn(q)`` returns service
 codes, best first, so any search (engine, embedded, the product's search
@@ -68,7 +76,7 @@ import re
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +96,10 @@ PLACES = ROOT / "service_pages" / "data"
 INDEX = "tumen_s1_relevance"
 STOCK_INDEX = "tumen_s1_relevance_stock"
 TOP = 10
-KINDS = ("cyrillic", "confused", "latin", "place", "typo", "english", "morph")
+DEV_KINDS = ("cyrillic", "confused", "latin", "place", "typo", "english", "morph")
+# Generated only: harder misspellings, place and inflection queries (see generated_queries).
+HARD_KINDS = ("typo+", "place+", "morph+")
+KINDS = DEV_KINDS + HARD_KINDS
 
 # Index columns of ServicePage's search fields, as Wagtail's mapping names them
 # (fields defined on the ServicePage subclass get the "<app>_<model>__" prefix).
@@ -419,18 +430,239 @@ def _morph(rng, words: list[str], vocabulary: set[str]) -> list[str]:
     return words
 
 
-def generated_queries(per_kind: int = 100, seed: int = 2012) -> list[dict]:
-    """Queries of every dev kind made from the catalog (see the comment above)."""
+# --- Harder generated queries (the "+" kinds) ---------------------------------------
+# Issue 17: on a held-out set the embedded path missed about 1 in 15 misspelt and 1 in 20
+# place queries, and ranked other inflections lower than the engine, while the kinds above
+# saturate (1.00 recall for every configuration). These imitate how citizens type when it
+# goes worse: two slips, keyboard neighbours, place names in a case form, verbs in another
+# voice or tense. Generated after the kinds above from the same stream, so those stay as
+# they were for a given seed.
+
+# Mongolian Cyrillic keyboard (MNS 5217 layout), the letter rows: a slip hits a neighbour.
+_KEYBOARD = ("фцужэнгшүзкъ", "йыбөахролдп", "ячёсмитьвю")
+_VOWELS = "аэиоөуүеёяюы"
+
+
+def _neighbours(letter: str) -> str:
+    """Letters next to ``letter`` on the keyboard, in its row and the rows above and below."""
+    for row, keys in enumerate(_KEYBOARD):
+        at = keys.find(letter)
+        if at < 0:
+            continue
+        near = keys[max(0, at - 1) : at] + keys[at + 1 : at + 2]
+        for other in (row - 1, row + 1):
+            if 0 <= other < len(_KEYBOARD):
+                near += _KEYBOARD[other][max(0, at - 1) : at + 1]
+        return near
+    return ""
+
+
+def _slip(rng, word: str) -> str:
+    """One slip in ``word``: a letter dropped, doubled, swapped, or a keyboard neighbour hit."""
+    at = 0 if rng.random() < 0.1 else rng.randrange(1, len(word) - 1)
+    op = rng.choice(["drop", "double", "swap", "neighbour", "neighbour", "insert"])
+    if op == "drop":
+        return word[:at] + word[at + 1 :]
+    if op == "double":
+        return word[: at + 1] + word[at:]
+    if op == "swap":
+        return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    near = _neighbours(word[at]) or _CYRILLIC_LETTERS
+    if op == "neighbour":
+        return word[:at] + rng.choice(near) + word[at + 1 :]
+    return word[:at] + rng.choice(near) + word[at:]
+
+
+def _hard_typo(rng, words: list[str], counts: Counter) -> list[str]:
+    """Two slips: both in one long word, or one in each of two words; often о/ө, у/ү mixed too.
+
+    Half the time the two slips are in the title's rarest word (``counts``: titles holding
+    each word), the one that tells the service from its siblings: the other words then
+    match dozens of services, and only typo tolerance finds the right one.
+    """
+    words = list(words)
+    long = [i for i, w in enumerate(words) if len(w) >= 7]
+    fair = [i for i, w in enumerate(words) if len(w) >= 5]
+    if fair and rng.random() < 0.5:
+        i = min(fair, key=lambda i: (counts[words[i]], i))
+        words[i] = _slip(rng, _slip(rng, words[i]))
+    elif long and (len(fair) < 2 or rng.random() < 0.5):
+        i = rng.choice(long)
+        words[i] = _slip(rng, _slip(rng, words[i]))
+    elif fair:
+        for i in rng.sample(fair, min(2, len(fair))):
+            words[i] = _slip(rng, words[i])
+    if rng.random() < 0.3:
+        words = _confuse(rng, " ".join(words)).split()
+    return words
+
+
+def _harmony(word: str) -> str:
+    """The vowel of a suffix after ``word``: а, о, ө or э (Mongolian vowel harmony, simplified)."""
+    for letter in reversed(word):
+        if letter in "ауяыю":
+            return "а"
+        if letter == "о":
+            return "о"
+        if letter == "ө":
+            return "ө"
+        if letter in "эүе":
+            return "э"
+    return "э"
+
+
+def _case_form(rng, word: str, case: str | None = None) -> str:
+    """``word`` in the genitive, dative, accusative, ablative, instrumental or comitative.
+
+    Simplified rules: a short last vowel between consonants drops before a vowel suffix
+    (газар → газрын, тэтгэвэр → тэтгэврийн), a hidden н or г comes back after a vowel
+    (гэрчилгээ → гэрчилгээний, лавлагааг).
+    """
+    case = case or rng.choice(["genitive", "dative", "accusative", "ablative", "instrumental", "comitative"])
+    vowel = _harmony(word)
+    back = vowel in "ао"
+    ends_vowel = word[-1] in _VOWELS
+    long_vowel = ends_vowel and len(word) > 1 and word[-2] == word[-1]
+    stem_ = word
+    fleeting = re.search(r"[аэоөуүиы][^аэоөуүиыйь][аэоөуүиы][рлгдн]$", word)
+    if fleeting and case in ("genitive", "accusative", "ablative", "instrumental") and len(word) >= 5:
+        stem_ = word[:-2] + word[-1]
+    if case == "genitive":
+        if ends_vowel:
+            return word + ("ны" if back else "ний") if not long_vowel or rng.random() < 0.7 else word + "гийн"
+        return stem_ + ("ийн" if stem_[-1] in "гкжчшщи" or not back else "ын")
+    if case == "dative":
+        if ends_vowel:
+            return word + ("нд" if long_vowel else "д")
+        if word[-2] not in _VOWELS and word[-2] != "й":  # баянзүрх → баянзүрхэд
+            return word + vowel + "д"
+        return word + ("т" if word[-1] in "грсв" else "д")
+    if case == "accusative":
+        return word + "г" if ends_vowel else stem_ + ("ийг" if stem_[-1] in "гкжчшщи" or not back else "ыг")
+    if case == "comitative":
+        return word + {"а": "тай", "о": "той", "ө": "тэй", "э": "тэй"}[vowel]
+    long = vowel * 2
+    suffix = long + ("с" if case == "ablative" else "р")
+    return word + ("г" + suffix if long_vowel else suffix) if ends_vowel else stem_ + suffix
+
+
+# Other forms of the verbs and nouns that end titles, as citizens write them.
+_VERB_VARIANTS = {
+    "олгох": ["олгуулах", "олгоно", "авах", "авна", "гаргуулах", "гаргах", "олголт"],
+    "сунгах": ["сунгуулах", "сунгана", "сунгалт", "сунгуулна"],
+    "өөрчлөх": ["өөрчлүүлэх", "өөрчлөлт", "өөрчилнө", "өөрчлөн", "засах"],
+    "болгох": ["болгуулах", "болгоно", "болсон"],
+    "тогтоолгох": ["тогтоох", "тогтоолгуулах", "тогтооно"],
+    "тооцуулах": ["тооцох", "тооцоо", "тооцно"],
+    "сэргээлгэх": ["сэргээх", "сэргээнэ", "сэргээлт"],
+    "шилжүүлэх": ["шилжих", "шилжүүлэлт", "шилжүүлнэ"],
+    "бүртгүүлэх": ["бүртгэх", "бүртгэл", "бүртгэнэ", "бүртгүүлнэ"],
+    "хасуулах": ["хасах", "хасагдах", "хасна"],
+    "лавлагаа": ["лавлагаа авах", "лавлах", "лавлагааг", "лавлагаа гаргуулах"],
+    "авах": ["авна", "авч"],
+}
+_NOT_NOUNS = {"нөхөн", "дахин", "хүчингүй", "тусгай", "эсэх", "тухай", "оршин", "суугаа", "эд"}
+
+
+def _hard_morph(rng, words: list[str]) -> list[str]:
+    """A verb in another form and/or a noun in another case; sometimes two words changed."""
+    words = list(words)
+    changes = 2 if rng.random() < 0.4 else 1
+    verbs = [i for i, w in enumerate(words) if w in _VERB_VARIANTS]
+    if verbs and rng.random() < 0.6:
+        i = verbs[-1]
+        words[i : i + 1] = rng.choice(_VERB_VARIANTS[words[i]]).split()
+        changes -= 1
+    nouns = [i for i, w in enumerate(words) if len(w) >= 4 and w not in _NOT_NOUNS and w not in _VERB_VARIANTS
+             and not w.endswith(("х", "лт"))]  # fmt: skip
+    for i in rng.sample(nouns, min(changes, len(nouns))):
+        words[i] = _recase(rng, words[i])
+    return words
+
+
+_GENITIVE = re.compile(r"^(.{3,}?)(ийн|ын|ний|ны|(?<=н)ий)$")
+_OTHER_CASES = ("аас", "ээс", "оос", "өөс", "аар", "ээр", "оор", "өөр", "ийг", "ыг", "тай", "тэй", "той")
+
+
+def _recase(rng, word: str) -> str:
+    """``word`` in another case: a genitive's stem takes another suffix (тэтгэврийн →
+    тэтгэврээс, тэтгэврийг), a bare noun takes a case suffix; other case forms stay."""
+    if word.endswith(_OTHER_CASES):
+        return word
+    genitive = _GENITIVE.match(word)
+    if not genitive:
+        return _case_form(rng, word)
+    stem_ = genitive.group(1)
+    if stem_[-1] in _VOWELS:  # "гэрчилгээ-ний": the bare noun
+        return stem_ if rng.random() < 0.5 else _case_form(rng, stem_, rng.choice(["accusative", "dative"]))
+    vowel = _harmony(stem_)
+    back = vowel in "ао"
+    accusative = "ыг" if back and stem_[-1] not in "гкжчшщи" else "ийг"
+    return stem_ + rng.choice([accusative, vowel * 2 + "с", vowel * 2 + "р"])
+
+
+def _latin_name(rng, name_mn: str, name_en: str) -> str:
+    """A place name as typed on a Latin keyboard: the official English name or informal Latin."""
+    if rng.random() < 0.5 and name_en:
+        return name_en.lower() if rng.random() < 0.5 else name_en
+    return _informal_latin(rng, name_mn.lower())
+
+
+def _hard_place(rng, service: str, soum: dict, aimag: dict) -> tuple[str, bool]:
+    """A query for ``service`` in ``soum``: the place in a case form, with its unit or its aimag.
+
+    Returns the query and whether it names the aimag too (which narrows what is expected).
+    """
+    words = _words(service)
+    start = rng.randrange(0, max(1, len(words) - 2))
+    part = words[start : start + rng.choice([1, 2, 2, 3])]
+    district = soum["kind"] == "district"
+    unit = "дүүрэг" if district else "сум"
+    name_mn = soum["name_mn"].removesuffix(" сум")  # "Баянхонгор сум", the aimag centre
+    name = name_mn.replace("-", rng.choice(["-", ""])) if "-" in name_mn else name_mn
+    style = rng.random()
+    with_aimag = False
+    if style < 0.2:  # "Хангал сумын", "Баянзүрх дүүрэгт"
+        place = [name, _case_form(rng, unit, rng.choice(["genitive", "dative"]))]
+    elif style < 0.45:  # "Хангалын", "Баянзүрхэд"
+        place = [_case_form(rng, name.lower(), rng.choice(["genitive", "dative", "ablative"]))]
+    elif style < 0.65 and not district:  # "Архангай аймгийн Цэцэрлэг сум"
+        place = [aimag["name_mn"], "аймгийн", name, rng.choice([unit, _case_form(rng, unit, "genitive")])]
+        with_aimag = True
+    elif style < 0.85:  # "Bayanzurkh duureg", "khangal sum"
+        unit = rng.choice(["sum", "sumiin", "soum"] if unit == "сум" else ["duureg", "duuregt", "district"])
+        place = [_latin_name(rng, name_mn, soum["name_en"].removesuffix(" soum")), unit]
+        if rng.random() < 0.5:
+            part = _informal_latin(rng, " ".join(part)).split()
+    else:
+        place = [name, unit]
+        nouns = [i for i, w in enumerate(part) if len(w) >= 4 and not w.endswith("х") and w not in _NOT_NOUNS]
+        if nouns:
+            i = rng.choice(nouns)
+            part = part[:i] + [_recase(rng, part[i])] + part[i + 1 :]
+    text = " ".join([*place, *part] if rng.random() < 0.7 else [*part, *place])
+    return text, with_aimag
+
+
+def generated_queries(per_kind: int = 100, seed: int = 2012, hard: bool = True) -> list[dict]:
+    """Queries of every dev kind made from the catalog (see the comment above), then the
+    harder ``HARD_KINDS`` unless ``hard`` is false."""
     import random
 
     rng = random.Random(seed)
     services = read_csv(CATALOG / "services.csv")
-    soums = {row["code"]: row["name_mn"] for row in read_csv(PLACES / "soums.csv")}
+    soum_rows = {row["code"]: row for row in read_csv(PLACES / "soums.csv")}
+    aimag_rows = {row["code"]: row for row in read_csv(PLACES / "aimags.csv")}
+    soums = {code: row["name_mn"] for code, row in soum_rows.items()}
     national = [row for row in services if not row["soum_code"]]
     local = [row for row in services if row["soum_code"]]
     by_title = defaultdict(set)
     for row in national:
         by_title[row["title_mn"]].add(row["code"])
+    by_code = {row["code"]: row for row in services}
+    by_type_and_place = defaultdict(set)  # "Булган сум" (an aimag centre) is also "Булган"
+    for row in local:
+        by_type_and_place[(row["title_mn"].split(" — ")[0], soums[row["soum_code"]].removesuffix(" сум"))].add(row["code"])
     by_type_and_soum = defaultdict(set)
     for row in local:
         by_type_and_soum[(row["title_mn"].split(" — ")[0], soums[row["soum_code"]])].add(row["code"])
@@ -441,7 +673,7 @@ def generated_queries(per_kind: int = 100, seed: int = 2012) -> list[dict]:
         by_english[row["title_en"].lower()].add(row["code"])
 
     queries = []
-    for kind in KINDS:
+    for kind in DEV_KINDS:
         for _ in range(per_kind):
             if kind == "place":
                 row = rng.choice(local)
@@ -472,6 +704,22 @@ def generated_queries(per_kind: int = 100, seed: int = 2012) -> list[dict]:
             elif kind == "latin":
                 text = _informal_latin(rng, text)
             queries.append({"query": text, "kind": kind, "expected": by_title[row["title_mn"]]})
+    counts = Counter(word for row in national for word in set(_words(row["title_mn"])))
+    for kind in HARD_KINDS if hard else ():
+        for _ in range(per_kind):
+            if kind == "place+":
+                row = rng.choice(local)
+                service = row["title_mn"].split(" — ")[0]
+                text, with_aimag = _hard_place(rng, service, soum_rows[row["soum_code"]], aimag_rows[row["aimag_code"]])
+                expected = by_type_and_place[(service, soums[row["soum_code"]].removesuffix(" сум"))]
+                if with_aimag:
+                    expected = {code for code in expected if by_code[code]["aimag_code"] == row["aimag_code"]}
+                queries.append({"query": text, "kind": kind, "expected": expected})
+                continue
+            row = rng.choice(national)
+            words = _words(row["title_mn"])
+            words = _hard_typo(rng, _tail(rng, words), counts) if kind == "typo+" else _hard_morph(rng, words)
+            queries.append({"query": " ".join(words), "kind": kind, "expected": by_title[row["title_mn"]]})
     return queries
 
 
@@ -748,6 +996,12 @@ def main():
         help="also evaluate N generated queries per kind (0: none; default 100)",
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=2012,
+        help="seed of the generated queries (default 2012, the one tuned on; report on another)",
+    )
+    parser.add_argument(
         "--words", action="store_true", help="only the word-level measurements behind core.mongolian (no engine)"
     )
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded (pure-Python) ranking")
@@ -765,7 +1019,7 @@ def main():
         print(f"engine: {engine.label} at {engine.url}")
     print(f"catalog: {len(docs)} services; dev queries: {len(queries)}")
 
-    generated = generated_queries(args.generated) if args.generated else []
+    generated = generated_queries(args.generated, args.seed) if args.generated else []
     created = []  # (client, index)
     configs = {}
     for engine in found:
@@ -811,7 +1065,7 @@ def main():
     print(f"\n== dev queries (../shared/catalog/queries_dev.csv, {len(queries)}) ==")
     print_table(dev)
     if gen:
-        print(f"\n== generated queries ({args.generated} per kind, seeded; see generated_queries()) ==")
+        print(f"\n== generated queries ({args.generated} per kind, seed {args.seed}; see generated_queries()) ==")
         print_table(gen)
     if args.misses:
         print("\n== misses on the dev queries ==")

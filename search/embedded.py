@@ -10,16 +10,24 @@ Matching, best first (all on ``core.mongolian`` skeletons, so о/ө, у/ү and
 informal Latin already coincide):
 
 1. exact term;
-2. same stem (the stem family is expanded from the in-memory vocabulary, not
-   stored in the table);
-3. for a query word with no match at all: vocabulary terms within edit
-   distance 1 (2 for long words), and, for the last word, terms it begins
-   (so as-you-type prefixes find something).
+2. same stem and only another suffix (the stem family is expanded from the
+   in-memory vocabulary, not stored in the table): "тэтгэврийн" for "тэтгэвэр",
+   not "тэтгэмж", and not "Завханмандал" for "Завхан";
+3. for a query word the catalog lacks (a typo, or a form it never uses):
+   vocabulary terms within edit distance 1 (2 from 7 letters, as the engine's
+   AUTO:4,7), even when its stem is known ("эмнэлхийн" is "эмнэлгийн"); terms
+   whose stem differs in its last letter (verb forms: "олгуулах", "олгоно" for
+   "олгох"), and when no spelling is close any term of its stem ("оношшохооны");
+4. for a last word with no match at all: terms it begins (as-you-type prefixes).
 
-Each term's factor is match quality × IDF; a page's score is the sum of
-``weight × factor`` over its matching terms, where ``weight`` was fixed at
-index time from the fields holding the term (``core.weights``: title 4, place 3,
-keywords 2, title_en 2, agency 1, summary and body 1) and a light length normalisation.
+Each term's factor is match quality × IDF, where the other forms of a query
+word take the IDF of its commonest form (as the engine's stem sub-field and
+Lucene's fuzzy queries do), so a rare form never outweighs the typed word; a
+page's score is the sum of ``weight × factor`` over its matching terms, where
+``weight`` was fixed at index time from the fields holding the term
+(``core.weights``: title 4, place 3, keywords 2, title_en 2, agency 1, summary
+and body 1), how often it occurs there (BM25's saturation: "Ховд аймаг, Ховд
+сум" names Ховд twice) and a light length normalisation.
 Pages matching more of the query words rank higher (coverage²), and matching
 every word earns a bonus: AND beats OR, without dropping OR matches. A word
 found on most pages ("аймаг", "сум", "үйлчилгээ") only scores the pages the
@@ -45,7 +53,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, IntegerField, Q, Sum, Value, When
 from django.utils.html import strip_tags
 
-from core.mongolian import stem, tokens
+from core.mongolian import STEM_LENGTH, stem, tokens
 from core.weights import EMBEDDED_BODY_WEIGHT, FIELD_WEIGHTS
 from search.models import SearchIndexState, SearchTerm, SearchWord
 from service_pages.channels import CHANNELS
@@ -63,18 +71,24 @@ FIELDS = {
     "body": (SearchTerm.BODY, EMBEDDED_BODY_WEIGHT, 40),
 }
 LENGTH_NORM = 0.3  # BM25's b, kept low: a long title is only a little weaker
+# BM25's k1: a word twice in a field weighs 1.375 times once ("Ховд аймаг, Ховд сум" for "Ховд"),
+# as in the engine; more repeats add less and less.
+TF_SATURATION = 1.2
 MAX_TERM_LENGTH = 64
 # Match quality: exact > stem > prefix (as you type) > typo.
 EXACT, STEM, PREFIX, TYPO = 1.0, 0.7, 0.5, {1: 0.5, 2: 0.35}
+STEM_TYPO = 0.35  # another form whose stem is one edit away: "олгуулах", "олгоно" for "олгох"
 ALL_WORDS_BONUS = 1.5
 COMMON_SHARE = 0.5  # a query word on more than this share of pages does not add results by itself
 SUFFIX_SLACK = 2  # letters at the end of a word that a suffix may change ("тэтгэвэр" / "тэтгэврийн")
+MAX_SUFFIX = 5  # letters a suffix adds ("giin", "uulah", "nuud"); more is another word ("Завхан-мандал")
 MIN_TYPO_LENGTH = 4  # shorter words have too many neighbours to guess from
-LONG_WORD = 8  # words this long may have two typos
+LONG_WORD = 7  # words this long may have two typos (the engine's fuzziness AUTO:4,7)
 MAX_EXPANSION = 12  # terms one typo or prefix may expand to
 STATE = "embedded"
 PAGE_VALUES = ("pk", "title", "title_en", "summary", "description", "keywords", "agency__name_mn",
                "agency__name_en", "aimag__name_mn", "aimag__name_en", "soum__name_mn", "soum__name_en")  # fmt: skip
+VOWELS = "aeiou"  # of the skeleton
 EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 
@@ -131,9 +145,9 @@ def page_terms(row: dict) -> tuple[dict[str, list], dict[str, str]]:
         # BM25-style length normalisation against a fixed typical length: stable
         # across catalogs, and a page's weights do not depend on the other pages.
         weight /= 1 - LENGTH_NORM + LENGTH_NORM * len(found) / typical
-        for token in set(found):
+        for token, count in Counter(found).items():
             entry = terms.setdefault(token, [0.0, 0])
-            entry[0] += weight
+            entry[0] += weight * count * (TF_SATURATION + 1) / (count + TF_SATURATION)
             entry[1] |= bit
     return terms, display
 
@@ -248,6 +262,7 @@ class Vocabulary:
     df: dict[str, int]
     display: dict[str, str]
     by_stem: dict[str, list[str]]
+    by_head: dict[str, list[str]]  # stems by their first STEM_LENGTH - 1 letters
     by_bigram: dict[str, list[str]]
     ordered: list[str]  # sorted terms, for prefixes
 
@@ -256,15 +271,28 @@ class Vocabulary:
         df = dict(SearchTerm.objects.order_by().values_list("term").annotate(pages=Count("id")))
         documents = SearchTerm.objects.order_by().values("page_id").distinct().count()
         display = dict(SearchWord.objects.filter(term__in=list(df)).values_list("term", "display")) if df else {}
-        by_stem, by_bigram = defaultdict(list), defaultdict(list)
+        by_stem, by_head, by_bigram = defaultdict(list), defaultdict(list), defaultdict(list)
         for term in df:
             by_stem[stem(term)].append(term)
             for gram in _bigrams(term):
                 by_bigram[gram].append(term)
-        return cls(token, documents, df, display, dict(by_stem), dict(by_bigram), sorted(df))
+        for term_stem in by_stem:
+            if len(term_stem) >= STEM_LENGTH - 1:
+                by_head[term_stem[: STEM_LENGTH - 1]].append(term_stem)
+        return cls(token, documents, df, display, dict(by_stem), dict(by_head), dict(by_bigram), sorted(df))
 
     def idf(self, term: str) -> float:
         return math.log(1 + self.documents / self.df[term])
+
+    def blended_idf(self, terms: Iterable[str]) -> float:
+        """The IDF of the commonest of ``terms``: what the other forms of one query word weigh.
+
+        Why: a rare form ("үнэмлэхийн", 8 pages) would otherwise outweigh the typed word
+        itself ("үнэмлэх", 359 pages) and put a stem match above an exact one. The engine's
+        stem sub-field has one term for all forms, and Lucene blends the statistics of a
+        fuzzy query's expansions the same way.
+        """
+        return math.log(1 + self.documents / max(self.df[term] for term in terms))
 
     def stem_family(self, word: str) -> list[str]:
         """Terms with the stem of ``word`` that differ from it only in the last few letters.
@@ -272,11 +300,29 @@ class Vocabulary:
         ``stem()`` alone (the first five letters) would also join different
         words, e.g. every "Баян-…" soum; a suffix changes only the end of a word.
         """
-        return [
+        return [term for term in self.by_stem.get(stem(word), ()) if _same_word(word, term, SUFFIX_SLACK)]
+
+    def stem_neighbours(self, word: str, loose: bool = True) -> list[str]:
+        """For a word the catalog lacks: terms with its stem, or a stem that differs in its last letter.
+
+        Verbs change there: "олгуулах", "олгоно" (stems "ulgul", "ulgun") for "олгох" ("ulguh"),
+        "сунгуулах" for "сунгах"; and a word with two slips after its stem ("оношшохооны")
+        still has the stem of the word meant (those only when ``loose``). The engine reaches these by (fuzzy) matching on
+        its stem sub-field (``search.query``'s coverage clauses). Closest spelling first (shared
+        letter pairs), then commonest.
+        """
+        word_stem = stem(word)
+        if len(word_stem) < STEM_LENGTH:
+            return []
+        found = [
             term
-            for term in self.by_stem.get(stem(word), ())
-            if len(os.path.commonprefix((word, term))) >= min(len(word), len(term)) - SUFFIX_SLACK
+            for other in self.by_head.get(word_stem[: STEM_LENGTH - 1], ())
+            for term in self.by_stem[other]
+            if (loose and other == word_stem) or _same_word(word, term, STEM_LENGTH - 1)
         ]
+        grams = _bigrams(word)
+        found.sort(key=lambda term: (-len(grams & _bigrams(term)), -self.df[term], term))
+        return found[:MAX_EXPANSION]
 
     def close_terms(self, token: str) -> list[tuple[str, int]]:
         """(term, edit distance) within 1 (2 for long words), closest and commonest first."""
@@ -308,6 +354,28 @@ class Vocabulary:
                 break
             found.append(term)
         return sorted(found, key=lambda term: -self.df[term])[:MAX_EXPANSION]
+
+
+def _same_word(word: str, term: str, shared: int) -> bool:
+    """Whether ``term`` may be ``word`` with another suffix.
+
+    They share their first letters (all but ``shared`` of the shorter, or ``shared`` letters
+    when it is above ``SUFFIX_SLACK``), neither goes on for more than a suffix after them (so
+    "Завханмандал" is not "Завхан"), and what the shorter has after them is a vowel a suffix
+    drops ("барилга" / "барилгын") or one before its last consonant ("тэтгэвэр" / "тэтгэврийн"),
+    so "тэтгэмж" is not "тэтгэвэр".
+    """
+    common = len(os.path.commonprefix((word, term)))
+    need = min(len(word), len(term)) - shared if shared <= SUFFIX_SLACK else shared
+    if common < need or max(len(word), len(term)) - common > MAX_SUFFIX:
+        return False
+    if shared > SUFFIX_SLACK:
+        return True
+    short, long = sorted((word, term), key=len)
+    rest = short[common:]
+    return rest.strip(VOWELS) == "" or (
+        rest[0] in VOWELS and rest[1:].lstrip(VOWELS) == rest[-1:] and long[common:].startswith(rest[-1])
+    )
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -370,9 +438,17 @@ def expand(words: list[str], vocab: Vocabulary) -> list[dict[str, float]]:
             found[word] = EXACT
         for term in vocab.stem_family(word):
             found.setdefault(term, STEM)
+        if word not in vocab.df:
+            # A word the catalog lacks is a typo or another form, even when its stem
+            # is known ("эмнэлхийн" has the stem of "эмнэлэг" but means "эмнэлгийн").
+            close = vocab.close_terms(word)
+            for term, distance in close:
+                found.setdefault(term, TYPO[distance])
+            # Any term of the same stem only when no spelling is close: "сэргээлгөх" means
+            # "сэргээлгэх", not "Сэргэлэн".
+            for term in vocab.stem_neighbours(word, loose=not close):
+                found.setdefault(term, STEM_TYPO)
         if not found:
-            for term, distance in vocab.close_terms(word):
-                found[term] = TYPO[distance]
             if position == len(words) - 1 and len(word) >= 3:
                 for term in vocab.prefixed(word):
                     found.setdefault(term, PREFIX)
@@ -423,8 +499,10 @@ def search_ids(q: str, filters: dict | None = None, limit: int = 1000) -> list[t
         matchable += 1
         is_common = max(vocab.df[term] for term in found) > COMMON_SHARE * vocab.documents
         (common if is_common else rare).update(found)
+        blended = vocab.blended_idf(found)
         for term, quality in found.items():
-            factors[term] = max(factors.get(term, 0.0), quality * vocab.idf(term))
+            idf = vocab.idf(term) if quality == EXACT else blended
+            factors[term] = max(factors.get(term, 0.0), quality * idf)
             position.setdefault(term, index)
     if not factors:
         return []
