@@ -19,7 +19,9 @@ of ``--duration`` seconds, alternating:
 
 For each round: requests/s, p50/p99 (wrk's own histogram), non-2xx answers, the server's CPU per
 request (user + system of the gunicorn processes from /proc) and the load average. Then the
-ratios tumen/stock of each pair and the medians. Goal (issue 17): >= 300 req/s, p99 <= 50 ms.
+ratios tumen/stock of each pair and the medians, and ``--rounds`` more rounds of the cached pages
+paced at about ``--rate`` (wrk's ``delay()``: each connection pauses between requests), where the
+p99 is the latency at that rate rather than flat out. Goal (issue 17): >= 300 req/s, p99 <= 50 ms.
 
 A last check, while the site runs: publishing a new title of one page is visible in the next
 answer (both workers), and the timing of the first round after such a purge (all misses).
@@ -95,6 +97,9 @@ request = function()
   n = n + 1
   return wrk.format("GET", paths[(n % #paths) + 1])
 end
+-- --rate: each connection waits this long after an answer (0: as fast as the server answers).
+local pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")
+if pause > 0 then delay = function() return pause end end
 done = function(summary, latency, requests)
   io.write(string.format('RESULT {"requests": %d, "seconds": %f, "non2xx": %d, "errors": %d, "p50": %f, "p99": %f, "max": %f}\\n',
     summary.requests, summary.duration / 1e6, summary.errors.status,
@@ -133,6 +138,7 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per round (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of stock / uncached / cached (default 3)")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4: 2 workers x 2 threads)")
+    parser.add_argument("--rate", type=int, default=300, help="the paced rounds' target rate (default 300 req/s)")
     parser.add_argument("--site", help="build the site in this folder and keep it; reused as it is when already built")
     args = parser.parse_args()
     wrk = shutil.which("wrk")
@@ -194,13 +200,15 @@ def main():
         wait_for(port, server, var)
         print(f"gunicorn: 2 workers x 2 threads on 127.0.0.1:{port}; wrk: {args.connections} connections, {args.duration} s rounds")
 
-        def load(name, seconds):
+        def load(name, seconds, pause_ms=0):
             before_cpu, load_average = server_cpu_seconds(server.pid), os.getloadavg()[0]
             run = subprocess.run(
                 [wrk, "-t1", f"-c{args.connections}", f"-d{seconds}s", "-s", str(var / "bench.lua"), f"http://127.0.0.1:{port}"],
-                env={**os.environ, "BENCH_URLS": str(var / f"{name}.txt")}, capture_output=True, text=True, check=True,
+                env={**os.environ, "BENCH_URLS": str(var / f"{name}.txt"), "BENCH_PAUSE_MS": str(pause_ms)},
+                capture_output=True, text=True, check=True,
             )  # fmt: skip
-            cpu = server_cpu_seconds(server.pid) - before_cpu
+            cpu = server_cpu_seconds(server.pid) - before_cpu  # NaN below: a worker was recycled meanwhile
+            cpu = cpu if cpu >= 0 else float("nan")
             result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
             result.update(rate=result["requests"] / result["seconds"], cpu_ms=1000 * cpu / max(1, result["requests"]), load=load_average)
             return result
@@ -218,6 +226,12 @@ def main():
                       f"CPU {result['cpu_ms']:5.2f} ms/req  non-2xx {result['non2xx'] + result['errors']}  load {result['load']:.2f}",
                       flush=True)  # fmt: skip
         summarise(rows)
+        # At the goal's rate rather than flat out: each connection pauses between requests.
+        pause = max(1, int(1000 * args.connections / args.rate) - 3)  # minus about one answer's time
+        for number in range(1, args.rounds + 1):
+            result = load("tumen", args.duration, pause)
+            print(f"tumen at ~{args.rate} req/s, round {number}: {result['rate']:.0f} req/s  p50 {result['p50']:.1f} ms  "
+                  f"p99 {result['p99']:.1f} ms  CPU {result['cpu_ms']:.2f} ms/req  load {result['load']:.2f}", flush=True)  # fmt: skip
         check_purge(port, shell, lists["tumen"], load, args.duration)
         print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     finally:

@@ -18,7 +18,8 @@ same URL with it, before sessions, CSRF, authentication and messages run.
   per-request CSP nonce and without ``Cache-Control: private/no-cache/no-store``.
 
 The key is scheme, host, path and language, so ``/…`` (Mongolian) and ``/en/…`` never share an
-entry, and neither do two host names.
+entry, and neither do two host names; and the release (``release()``: the static files' manifest,
+whether sign-in is on), so a deploy never serves a page of the previous one.
 
 **Purge** — every key carries the catalog's *generation*: the newest ``PageLogEntry`` id (every
 publication, unpublication, move, deletion and bulk import or translation writes one) and
@@ -32,7 +33,9 @@ cache off.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import caches
@@ -43,6 +46,7 @@ from django.http import HttpResponse
 from django.utils import translation
 from wagtail.models import Locale, Page, PageLogEntry, PageViewRestriction, Site
 
+from citizens import oidc
 from cms.models import PageCacheGeneration
 from service_pages.models import Agency, Aimag, Category, ServicePage, Soum
 
@@ -78,6 +82,16 @@ def generation() -> tuple[int, int]:
         )
         value, log_id = cursor.fetchone()
     return value or 0, log_id or 0
+
+
+@functools.cache
+def release() -> str:
+    """What a deploy can change in every page besides the database: the hashed static file names
+    (WhiteNoise's manifest: a stored page must not point at a style sheet the new release no longer
+    has) and whether citizens can sign in (the header's link). Read once per worker."""
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    static = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.exists() else ""
+    return f"{static}|{oidc.configured()}"
 
 
 def purge() -> None:
@@ -150,7 +164,7 @@ class PageCacheMiddleware:
             return self.get_response(request)
         cache = caches[CACHE_ALIAS]
         value, log_id = generation()
-        full_key = hashlib.sha256(f"{value}|{log_id}|{key}".encode()).hexdigest()
+        full_key = hashlib.sha256(f"{value}|{log_id}|{release()}|{key}".encode()).hexdigest()
         stored = cache.get(full_key)
         if stored is not None:
             return rebuild(stored, "hit")
