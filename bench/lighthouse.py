@@ -100,6 +100,7 @@ def main():
     def manage(*command):
         run = subprocess.run([str(PYTHON), "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         if run.returncode:
+            shutil.rmtree(var, ignore_errors=True)
             raise SystemExit(f"manage.py {command[0]} failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
         return run.stdout
 
