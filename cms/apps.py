@@ -10,3 +10,6 @@ class CmsConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the deploy checks)
+        from .page_cache import connect_signals
+
+        connect_signals()

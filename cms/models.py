@@ -1,5 +1,6 @@
 """The home page of the public site."""
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
@@ -32,3 +33,17 @@ class HomePage(FallbackRoutingMixin, Page):
         context["categories"] = Category.objects.all()
         context["service_count"] = ServicePage.objects.live().canonical().count()
         return context
+
+
+class PageCacheGeneration(models.Model):
+    """One row: bumped by ``cms.page_cache`` when something a cached page shows changes outside
+    the page tree (an agency's name, a category, a place, a view restriction, a site).
+
+    It lives in the database, not in a cache, so that every worker of every app node sees a purge
+    at the same moment (the cached pages themselves are in each worker's memory).
+    """
+
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("page cache generation")

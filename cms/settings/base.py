@@ -68,6 +68,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise serves collected static files under gunicorn without a web server in front.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # HTML pages gzipped for slow mobile links (static files come pre-compressed from WhiteNoise).
+    "cms.compression.HtmlGZipMiddleware",
+    # Anonymous GETs of public service pages from memory, purged on every change (cms.page_cache).
+    # Above the headers, sessions and CSRF: a hit skips them, its stored response has their headers.
+    "cms.page_cache.PageCacheMiddleware",
     # Security headers on every page and API response (static files above need none):
     # Content-Security-Policy (django-csp, the admin's policy by path) and Permissions-Policy.
     "cms.security_headers.ContentSecurityPolicyMiddleware",
@@ -167,6 +172,22 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+# --- Caches -----------------------------------------------------------------
+# "pages": rendered service pages for anonymous readers (cms.page_cache), in files under var/ that
+# every gunicorn worker of this machine shares and that outlive a worker's restart; the purge goes
+# through the database, so every worker and every app node sees it at once. About 5 kB a page
+# (compressed): 30,000 pages (the catalog in two languages) are ~150 MB at most.
+# TUMEN_PAGE_CACHE_SECONDS=0 turns it off.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": env_str("TUMEN_PAGE_CACHE_DIR", str(VAR_DIR / "cache" / "pages")),
+        "OPTIONS": {"MAX_ENTRIES": env_int("TUMEN_PAGE_CACHE_ENTRIES", 30_000)},
+    },
+}
+TUMEN_PAGE_CACHE_SECONDS = env_int("TUMEN_PAGE_CACHE_SECONDS", 300)
 
 # --- Wagtail --------------------------------------------------------------
 WAGTAIL_SITE_NAME = "Tumen"

@@ -30,3 +30,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 TUMEN_RATE_PER_IP = TUMEN_RATE_PER_SERVICE = TUMEN_RATE_LOOKUPS = TUMEN_RATE_VERIFY = TUMEN_RATE_REFERENCES = "0"
 # Agency stand-ins in tests listen on http://127.0.0.1.
 TUMEN_DELIVERY_ALLOW_HTTP = True
+# The page cache is off: rolled-back tests reuse page-log ids, so an entry of one test could match
+# the next test's pages. tests/test_page_cache.py switches it on, with an empty cache per test.
+TUMEN_PAGE_CACHE_SECONDS = 0
+CACHES = {**CACHES, "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tumen-test-pages"}}  # noqa: F405
