@@ -9,6 +9,8 @@ what lets "Хангал иргэний үнэмлэх" put the Khangal soum's se
 ``bench/search_relevance.py``.
 """
 
+import math
+
 # Logical field → weight.
 FIELD_WEIGHTS = {
     "title": 4.0,
@@ -32,3 +34,20 @@ def index_boost(name: str) -> float | None:
     """
     weight = FIELD_WEIGHTS[name]
     return weight if weight > 1 else None
+
+
+# Popularity (``search.popularity``): a service's recent clicks in search results and applications
+# multiply its relevance score by ``1 + POPULARITY_WEIGHT * ln(1 + score)``, at most
+# ``POPULARITY_MAX_FACTOR``. The logarithm and the cap keep it a tie-breaker between services
+# that match about equally well: it never lifts a poor match over a good one. An application
+# counts as ``APPLICATION_WEIGHT`` clicks. Figures: ``bench/search_relevance.py --popularity``.
+POPULARITY_WEIGHT = 0.05
+POPULARITY_MAX_FACTOR = 1.3
+APPLICATION_WEIGHT = 3.0
+
+
+def popularity_factor(score: float) -> float:
+    """How much a service's popularity score multiplies its relevance (1.0 for none)."""
+    if score <= 0:
+        return 1.0
+    return min(POPULARITY_MAX_FACTOR, 1.0 + POPULARITY_WEIGHT * math.log1p(score))

@@ -129,6 +129,10 @@ try:
     WAGTAILSEARCH_BACKENDS = search_backends_setting(SEARCH_URL, SEARCH_BACKEND, SEARCH_INDEX, SEARCH_TIMEOUT)
 except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
+# Search analytics (search.analytics): log the search page's searches (no personal data) and keep
+# them this many days (the report's 13 weeks); `manage.py search_analytics` deletes older ones.
+TUMEN_SEARCH_ANALYTICS = env_bool("TUMEN_SEARCH_ANALYTICS", True)
+TUMEN_SEARCH_LOG_DAYS = env_int("TUMEN_SEARCH_LOG_DAYS", 91)
 
 # --- Background tasks -----------------------------------------------------
 # django-tasks with its database backend: `python manage.py db_worker` runs them,
