@@ -46,8 +46,10 @@ POPULARITY_MAX_FACTOR = 1.3
 APPLICATION_WEIGHT = 3.0
 
 
-def popularity_factor(score: float) -> float:
-    """How much a service's popularity score multiplies its relevance (1.0 for none)."""
-    if score <= 0:
+def popularity_factor(score: float, weight: float = POPULARITY_WEIGHT, cap: float = POPULARITY_MAX_FACTOR) -> float:
+    """How much a service's popularity score multiplies its relevance (1.0 for none).
+
+    ``weight`` and ``cap``: other values for the relevance bench to try."""
+    if score <= 0 or weight <= 0:
         return 1.0
-    return min(POPULARITY_MAX_FACTOR, 1.0 + POPULARITY_WEIGHT * math.log1p(score))
+    return min(cap, 1.0 + weight * math.log1p(score))

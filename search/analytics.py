@@ -1,7 +1,7 @@
 """What citizens search for, kept without personal data, for the editors' report (``search.report``).
 
 Each search on the public search page (its first page; paging on is the same search) is one
-``SearchQueryLog`` row written with a single INSERT: the normalised text, the language, how
+``SearchQueryLog`` row written with a single INSERT once the page has been sent (``save_after``): the normalised text, the language, how
 many services it found, the day (no time), the facet filters and the agencies of the services
 shown. Never the IP address, session, user, user agent or exact time. Citizens sometimes type
 their register or phone number into a search box: runs of four or more digits and e-mail
@@ -16,6 +16,7 @@ text and are kept for popularity.
 """
 
 import datetime
+import logging
 import re
 import uuid
 
@@ -31,6 +32,7 @@ from search.params import Query
 from search.results import Results
 from service_pages.models import ServicePage
 
+logger = logging.getLogger(__name__)
 SALT = "tumen.search.click"
 TOKEN_MAX_AGE = 24 * 3600  # a click more than a day after its search is not counted
 MAX_CLICKS_PER_SEARCH = 3  # distinct services one search may count clicks for
@@ -50,14 +52,14 @@ def retention_days() -> int:
     return settings.TUMEN_SEARCH_LOG_DAYS
 
 
-def log_search(query: Query, results: Results, language: str) -> str | None:
-    """Store one search (see the module docstring); returns the signed token for its clicks.
+def entry(query: Query, results: Results, language: str) -> tuple[str | None, SearchQueryLog | None]:
+    """The row to store for this search (not yet saved) and the signed token for its clicks.
 
     Only searches with words, on their first page, are logged (none when
-    ``TUMEN_SEARCH_ANALYTICS`` is off).
+    ``TUMEN_SEARCH_ANALYTICS`` is off): ``(None, None)`` otherwise.
     """
     if not query.q or query.page != 1 or not settings.TUMEN_SEARCH_ANALYTICS:
-        return None
+        return None, None
     text = normalise(query.q)
     agencies = {hit.page.agency_id for hit in results.hits} | ({query.ids["agency"]} if "agency" in query.ids else set())
     filters = ";".join(f"{name}={value}" for name, value in sorted(query.filters().items()))
@@ -72,8 +74,33 @@ def log_search(query: Query, results: Results, language: str) -> str | None:
         filters=filters[:200],
         agencies="|" + "|".join(str(pk) for pk in sorted(agencies)) + "|" if agencies else "",
     )
-    _insert(row)
-    return signing.dumps(token, salt=SALT)
+    return signing.dumps(token, salt=SALT), row
+
+
+def save_after(response, row: SearchQueryLog | None) -> None:
+    """Store ``row`` once ``response`` has been sent, so the citizen never waits for the INSERT.
+
+    The WSGI server calls ``response.close()`` after the last byte went out; Django runs the
+    response's resource closers there (before ``request_finished``, so still on the request's
+    database connection). A failure is logged, never shown: the search has been answered.
+    """
+    if row is not None:
+        response._resource_closers.append(lambda: _insert_quietly(row))
+
+
+def _insert_quietly(row: SearchQueryLog) -> None:
+    try:
+        _insert(row)
+    except Exception:
+        logger.exception("could not log a search")
+
+
+def log_search(query: Query, results: Results, language: str) -> str | None:
+    """Store one search now (see :func:`entry`); returns the signed token for its clicks."""
+    token, row = entry(query, results, language)
+    if row is not None:
+        _insert(row)
+    return token
 
 
 def _insert(row: SearchQueryLog) -> None:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from core.weights import APPLICATION_WEIGHT, popularity_factor
+from core.weights import APPLICATION_WEIGHT, POPULARITY_MAX_FACTOR, POPULARITY_WEIGHT, popularity_factor
 from search.models import SearchIndexState, ServiceActivity, ServicePopularity
 from service_pages.models import ServicePage
 
@@ -126,10 +126,17 @@ def score_of(page) -> float:
     return scores().get(page.pk, 0.0)
 
 
-def rerank(ranked: list[tuple[int, float]], popularity: dict[int, float] | None = None) -> list[tuple[int, float]]:
-    """(page_id, score) best first, each score multiplied by the page's popularity factor."""
+def rerank(
+    ranked: list[tuple[int, float]], popularity: dict[int, float] | None = None, weight: float = POPULARITY_WEIGHT,
+    cap: float = POPULARITY_MAX_FACTOR,
+) -> list[tuple[int, float]]:
+    """(page_id, score) best first, each score multiplied by the page's popularity factor.
+
+    ``weight``/``cap``: other values for the relevance bench to try."""
+    if weight <= 0:
+        return ranked
     popularity = scores() if popularity is None else popularity
     if not popularity:
         return ranked
-    boosted = [(page_id, score * popularity_factor(popularity.get(page_id, 0.0))) for page_id, score in ranked]
+    boosted = [(page_id, score * popularity_factor(popularity.get(page_id, 0.0), weight, cap)) for page_id, score in ranked]
     return sorted(boosted, key=lambda item: -item[1])

@@ -131,14 +131,19 @@ def autocomplete_query(prefix: str, columns: dict[str, str]) -> dict:
     return query
 
 
-def with_popularity(query: dict, column: str) -> dict:
+def with_popularity(
+    query: dict, column: str, weight: float = POPULARITY_WEIGHT, cap: float = POPULARITY_MAX_FACTOR
+) -> dict:
     """``query`` with each service's score multiplied by its popularity factor.
 
     The same factor as the embedded path (``core.weights.popularity_factor``):
     ``1 + POPULARITY_WEIGHT * ln(1 + popularity)``, capped at ``POPULARITY_MAX_FACTOR``
     (``max_boost`` caps the functions' sum). A service without the field (never clicked, or
-    indexed before the field existed) keeps its score: ``missing`` 0 gives factor 1.
+    indexed before the field existed) keeps its score: ``missing`` 0 gives factor 1. A weight of
+    0 leaves the query as it is.
     """
+    if weight <= 0:
+        return query
     return {
         "function_score": {
             "query": query,
@@ -146,11 +151,11 @@ def with_popularity(query: dict, column: str) -> dict:
                 {"weight": 1},
                 {
                     "field_value_factor": {"field": column, "modifier": "ln1p", "missing": 0},
-                    "weight": POPULARITY_WEIGHT,
+                    "weight": weight,
                 },
             ],
             "score_mode": "sum",
             "boost_mode": "multiply",
-            "max_boost": POPULARITY_MAX_FACTOR,
+            "max_boost": cap,
         }
     }

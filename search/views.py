@@ -106,9 +106,9 @@ def search_page(request):
     except QueryError as error:
         return render(request, "search/search.html", {"error": error.message, "query": Query()}, status=400)
     results = finder.search(query) if (query.q or query.filters()) else None
-    click_token = None
+    click_token, logged = None, None
     if results:
-        click_token = analytics.log_search(query, results, active_language())
+        click_token, logged = analytics.entry(query, results, active_language())
         localize(results.hits, active_language())
         add_facet_links(request, results)
     context = {
@@ -117,7 +117,9 @@ def search_page(request):
         "start_number": (query.page - 1) * query.page_size + 1,
         "click_token": click_token,
     }
-    return render(request, "search/search.html", context)
+    response = render(request, "search/search.html", context)
+    analytics.save_after(response, logged)  # written after the page went out
+    return response
 
 
 def add_facet_links(request, results: Results) -> None:
