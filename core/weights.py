@@ -37,19 +37,23 @@ def index_boost(name: str) -> float | None:
 
 
 # Popularity (``search.popularity``): a service's recent clicks in search results and applications
-# multiply its relevance score by ``1 + POPULARITY_WEIGHT * ln(1 + score)``, at most
-# ``POPULARITY_MAX_FACTOR``. The logarithm and the cap keep it a tie-breaker between services
-# that match about equally well: it never lifts a poor match over a good one. An application
-# counts as ``APPLICATION_WEIGHT`` clicks. Figures: ``bench/search_relevance.py --popularity``.
+# multiply its relevance score by ``1 + weight * ln(1 + score)``, at most ``popularity_cap(weight)``
+# (reached at ~400 clicks: beyond that a service is "popular", not more so). The logarithm and the
+# cap keep it a tie-breaker between services that match about equally well. An application counts
+# as ``APPLICATION_WEIGHT`` clicks. The weight in use is the setting
+# ``TUMEN_SEARCH_POPULARITY_WEIGHT``, by default this one. Figures: ``bench/search_relevance.py
+# --popularity`` (docs/benchmarks.md, "Search analytics").
 POPULARITY_WEIGHT = 0.05
-POPULARITY_MAX_FACTOR = 1.3
 APPLICATION_WEIGHT = 3.0
 
 
-def popularity_factor(score: float, weight: float = POPULARITY_WEIGHT, cap: float = POPULARITY_MAX_FACTOR) -> float:
-    """How much a service's popularity score multiplies its relevance (1.0 for none).
+def popularity_cap(weight: float = POPULARITY_WEIGHT) -> float:
+    """The largest factor popularity may give: ``1 + 6 * weight``."""
+    return 1.0 + 6.0 * weight
 
-    ``weight`` and ``cap``: other values for the relevance bench to try."""
+
+def popularity_factor(score: float, weight: float = POPULARITY_WEIGHT) -> float:
+    """How much a service's popularity score multiplies its relevance (1.0 for none, or weight 0)."""
     if score <= 0 or weight <= 0:
         return 1.0
-    return min(cap, 1.0 + weight * math.log1p(score))
+    return min(popularity_cap(weight), 1.0 + weight * math.log1p(score))

@@ -14,7 +14,7 @@ from django.conf import settings
 from wagtail.search import index as search_index
 from wagtail.search.backends import get_search_backend
 
-from search import embedded
+from search import embedded, popularity
 from search.editorial import synonym_alternatives
 from search.failover import EngineUnavailable
 from search.highlight import highlight
@@ -139,7 +139,7 @@ def _search_request(query: Query, window: Window, strict: bool) -> dict:
         boolean["must_not"] = [{"ids": {"values": [str(page_id) for page_id in window.exclude_ids]}}]
     ranked = {"bool": boolean}
     if query.q and cols.get("search_popularity"):
-        ranked = with_popularity(ranked, cols["search_popularity"])
+        ranked = with_popularity(ranked, cols["search_popularity"], popularity.weight())
     body = {
         "query": ranked,
         "aggs": _aggregations(),

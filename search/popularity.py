@@ -15,11 +15,12 @@ with a ``function_score`` (``search.query.with_popularity``), the embedded index
 import datetime
 import time
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from core.weights import APPLICATION_WEIGHT, POPULARITY_MAX_FACTOR, POPULARITY_WEIGHT, popularity_factor
+from core.weights import APPLICATION_WEIGHT, popularity_factor
 from search.models import SearchIndexState, ServiceActivity, ServicePopularity
 from service_pages.models import ServicePage
 
@@ -126,17 +127,22 @@ def score_of(page) -> float:
     return scores().get(page.pk, 0.0)
 
 
+def weight() -> float:
+    """The popularity weight in use (``TUMEN_SEARCH_POPULARITY_WEIGHT``; 0 switches the boost off)."""
+    return settings.TUMEN_SEARCH_POPULARITY_WEIGHT
+
+
 def rerank(
-    ranked: list[tuple[int, float]], popularity: dict[int, float] | None = None, weight: float = POPULARITY_WEIGHT,
-    cap: float = POPULARITY_MAX_FACTOR,
+    ranked: list[tuple[int, float]], popularity: dict[int, float] | None = None, boost: float | None = None
 ) -> list[tuple[int, float]]:
     """(page_id, score) best first, each score multiplied by the page's popularity factor.
 
-    ``weight``/``cap``: other values for the relevance bench to try."""
-    if weight <= 0:
+    ``boost``: the weight, else :func:`weight` (the relevance bench tries others)."""
+    boost = weight() if boost is None else boost
+    if boost <= 0:
         return ranked
     popularity = scores() if popularity is None else popularity
     if not popularity:
         return ranked
-    boosted = [(page_id, score * popularity_factor(popularity.get(page_id, 0.0), weight, cap)) for page_id, score in ranked]
+    boosted = [(page_id, score * popularity_factor(popularity.get(page_id, 0.0), boost)) for page_id, score in ranked]
     return sorted(boosted, key=lambda item: -item[1])

@@ -28,7 +28,7 @@ The weight of an exact-word match in each field is ``core.weights.FIELD_WEIGHTS`
 Figures: ``bench/search_relevance.py``.
 """
 
-from core.weights import FIELD_WEIGHTS, POPULARITY_MAX_FACTOR, POPULARITY_WEIGHT
+from core.weights import FIELD_WEIGHTS, POPULARITY_WEIGHT, popularity_cap
 
 # Weight of a stem-only match, relative to the exact word in the same field.
 STEM_FACTOR = 0.5
@@ -131,14 +131,12 @@ def autocomplete_query(prefix: str, columns: dict[str, str]) -> dict:
     return query
 
 
-def with_popularity(
-    query: dict, column: str, weight: float = POPULARITY_WEIGHT, cap: float = POPULARITY_MAX_FACTOR
-) -> dict:
+def with_popularity(query: dict, column: str, weight: float = POPULARITY_WEIGHT) -> dict:
     """``query`` with each service's score multiplied by its popularity factor.
 
     The same factor as the embedded path (``core.weights.popularity_factor``):
-    ``1 + POPULARITY_WEIGHT * ln(1 + popularity)``, capped at ``POPULARITY_MAX_FACTOR``
-    (``max_boost`` caps the functions' sum). A service without the field (never clicked, or
+    ``1 + weight * ln(1 + popularity)``, capped at ``popularity_cap(weight)`` (``max_boost``
+    caps the functions' sum). A service without the field (never clicked, or
     indexed before the field existed) keeps its score: ``missing`` 0 gives factor 1. A weight of
     0 leaves the query as it is.
     """
@@ -156,6 +154,6 @@ def with_popularity(
             ],
             "score_mode": "sum",
             "boost_mode": "multiply",
-            "max_boost": cap,
+            "max_boost": popularity_cap(weight),
         }
     }

@@ -217,7 +217,8 @@ def _close_runner_up(q: str):
     return top.page, runner.page
 
 
-def popularity_moves_a_service_up(q: str, on_commit):
+def popularity_moves_a_service_up(q: str, on_commit, settings):
+    settings.TUMEN_SEARCH_POPULARITY_WEIGHT = 0.05  # the boost on, whatever the shipped default
     top, runner = _close_runner_up(q)
     ServiceActivity.objects.create(page=runner, week=popularity.week_of(timezone.localdate()), clicks=5000)
     with on_commit(execute=True):  # the engine's copy is rewritten once the scores are committed
@@ -225,19 +226,21 @@ def popularity_moves_a_service_up(q: str, on_commit):
     hits = finder.search(parse_query({"q": q})).hits
     assert hits[0].page == runner, "the popular service comes first"
     assert top in [hit.page for hit in hits]
+    settings.TUMEN_SEARCH_POPULARITY_WEIGHT = 0  # switched off: the order of relevance alone
+    assert finder.search(parse_query({"q": q})).hits[0].page == top
 
 
-def test_popularity_changes_the_order_in_the_embedded_path(django_capture_on_commit_callbacks):
+def test_popularity_changes_the_order_in_the_embedded_path(django_capture_on_commit_callbacks, settings):
     if ENGINE:
         pytest.skip("the services suite searches through the engine (see the engine test)")
-    popularity_moves_a_service_up("иргэний үнэмлэх", django_capture_on_commit_callbacks)
+    popularity_moves_a_service_up("иргэний үнэмлэх", django_capture_on_commit_callbacks, settings)
 
 
 @pytest.mark.engine
-def test_popularity_changes_the_order_in_the_engine_path(django_capture_on_commit_callbacks):
+def test_popularity_changes_the_order_in_the_engine_path(django_capture_on_commit_callbacks, settings):
     results = finder.search(parse_query({"q": "иргэний үнэмлэх"}))
     assert results.source == "engine"
-    popularity_moves_a_service_up("иргэний үнэмлэх", django_capture_on_commit_callbacks)
+    popularity_moves_a_service_up("иргэний үнэмлэх", django_capture_on_commit_callbacks, settings)
 
 
 def test_popularity_counts_recent_weeks_only():
