@@ -34,6 +34,7 @@ touched.
     .venv/bin/python bench/search_relevance.py --experiments   # + the analysis variants below
     .venv/bin/python bench/search_relevance.py --misses        # + the queries each config missed
     .venv/bin/python bench/search_relevance.py --words         # word-level counts only, no engine
+    .venv/bin/python bench/search_relevance.py --popularity --index-name tumen_s1_mine   # + the popularity boost
 
 ``--experiments`` re-runs the tumen query on indexes built with the choices
 ``core.mongolian`` did not make: two vowel classes (о,ө → o; у,ү → u), vowel
@@ -779,10 +780,12 @@ def popularity_documents(docs: list[dict], scenarios: dict) -> list[dict]:
     ]
 
 
-def popularity_weights(option: str) -> list[float]:
-    from core.weights import POPULARITY_WEIGHT
+# Weights measured when --popularity-weights is not given (core.weights.POPULARITY_WEIGHT is 0: off).
+POPULARITY_TRIED = (0.05, 0.01, 0.002)
 
-    return [float(value) for value in option.split(",") if value.strip()] or [POPULARITY_WEIGHT]
+
+def popularity_weights(option: str) -> list[float]:
+    return [float(value) for value in option.split(",") if value.strip()] or list(POPULARITY_TRIED)
 
 
 def popular_query(scenario: str, weight: float):
@@ -851,7 +854,7 @@ def main():
     )  # fmt: skip
     parser.add_argument(
         "--popularity-weights", default="", metavar="W,W",
-        help="with --popularity: these weights instead of core.weights.POPULARITY_WEIGHT",
+        help="with --popularity: these weights (default: POPULARITY_TRIED)",
     )  # fmt: skip
     parser.add_argument(
         "--index-name", default=INDEX, help=f"scratch index name, must start with tumen_s1_ (default {INDEX}; "

@@ -41,9 +41,11 @@ def index_boost(name: str) -> float | None:
 # (reached at ~400 clicks: beyond that a service is "popular", not more so). The logarithm and the
 # cap keep it a tie-breaker between services that match about equally well. An application counts
 # as ``APPLICATION_WEIGHT`` clicks. The weight in use is the setting
-# ``TUMEN_SEARCH_POPULARITY_WEIGHT``, by default this one. Figures: ``bench/search_relevance.py
-# --popularity`` (docs/benchmarks.md, "Search analytics").
-POPULARITY_WEIGHT = 0.05
+# ``TUMEN_SEARCH_POPULARITY_WEIGHT``, by default this one: 0, off. Measured with simulated click
+# counts, every weight tried (0.05, 0.01, 0.002) lowered MRR on some query kinds of
+# ``bench/search_relevance.py --popularity`` (docs/benchmarks.md, "Search analytics"), so by
+# issue #17's rule it is not on until real clicks show it does no harm.
+POPULARITY_WEIGHT = 0.0
 APPLICATION_WEIGHT = 3.0
 
 

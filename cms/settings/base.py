@@ -135,7 +135,7 @@ except ValueError as exc:
 TUMEN_SEARCH_ANALYTICS = env_bool("TUMEN_SEARCH_ANALYTICS", True)
 TUMEN_SEARCH_LOG_DAYS = env_int("TUMEN_SEARCH_LOG_DAYS", 91)
 # The popularity boost's weight (core.weights: clicks and applications multiply relevance by at
-# most 1 + 6 × weight); 0 switches it off.
+# most 1 + 6 × weight); 0, the default, switches it off (why: core.weights).
 TUMEN_SEARCH_POPULARITY_WEIGHT = float(env_str("TUMEN_SEARCH_POPULARITY_WEIGHT", str(POPULARITY_WEIGHT)))
 
 # --- Background tasks -----------------------------------------------------
