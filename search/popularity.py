@@ -14,6 +14,7 @@ with a ``function_score`` (``search.query.with_popularity``), the embedded index
 
 import datetime
 import time
+import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from core.weights import APPLICATION_WEIGHT, popularity_factor
 from search.models import SearchIndexState, ServiceActivity, ServicePopularity
+from search.tasks import reindex_popular_pages
 from service_pages.models import ServicePage
 
 WINDOW_WEEKS = 12
@@ -91,15 +93,11 @@ def refresh(today: datetime.date | None = None) -> list[int]:
                 ServicePopularity.objects.update_or_create(page_id=page_id, defaults={"score": new[page_id]})
         _changed()
     forget()
-    from search.tasks import reindex_popular_pages  # the tasks module imports this one
-
     transaction.on_commit(lambda: reindex_popular_pages.enqueue(changed))
     return changed
 
 
 def _changed() -> None:
-    import uuid
-
     token = uuid.uuid4().hex
     if not SearchIndexState.objects.filter(name=STATE).update(token=token):
         SearchIndexState.objects.create(name=STATE, token=token)

@@ -41,7 +41,7 @@ def reindex_popular_pages(page_ids: list[int]) -> int:
     This process's copy of the scores is dropped first: the worker may have read them seconds
     before the refresh committed.
     """
-    from search import popularity  # imports this module for the task
+    from search import popularity  # which imports this module, for the task
 
     popularity.forget()
     written = reindex_engine_pages.call(page_ids)
