@@ -6,11 +6,12 @@
   var list = document.querySelector(".result-list[data-click-token]");
   if (!list || !navigator.sendBeacon) return;
   list.addEventListener("click", function (event) {
-    var link = event.target.closest("a[data-code]");
-    if (!link) return;
+    var link = event.target.closest("a");
+    var result = link && link.closest("li[data-code]");
+    if (!result) return;
     var data = new FormData();
     data.append("t", list.dataset.clickToken);
-    data.append("code", link.dataset.code);
+    data.append("code", result.dataset.code);
     navigator.sendBeacon(list.dataset.clickUrl, data);
   });
 })();
