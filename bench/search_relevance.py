@@ -35,6 +35,7 @@ touched.
     .venv/bin/python bench/search_relevance.py --misses        # + the queries each config missed
     .venv/bin/python bench/search_relevance.py --seed 2027     # other generated queries (2012 is tuned on)
     .venv/bin/python bench/search_relevance.py --words         # word-level counts only, no engine
+    .venv/bin/python bench/search_relevance.py --popularity --index-name tumen_s1_mine   # + the popularity boost
 
 ``--experiments`` re-runs the tumen query on indexes built with the choices
 ``core.mongolian`` did not make: two vowel classes (о,ө → o; у,ү → u), vowel
@@ -978,6 +979,102 @@ def word_measurements() -> None:
 # --- Main -------------------------------------------------------------------------
 
 
+# --- Popularity (search.popularity): does the boost cost relevance? ------------------------
+# No real clicks exist yet, so the counts are simulated, seeded, in two scenarios:
+# - "zipf": every service gets a long-tailed count (rank r of a random order: 20000 / r), unrelated
+#   to the queries: the worst case, where popularity only adds noise to the ranking;
+# - "clicks": citizens searched a held-out set of generated queries (another seed, 30 per kind)
+#   and clicked the expected services (100 clicks each), plus the zipf background.
+# The boost is kept only if neither lowers recall@10 or MRR on any kind (issue #17).
+
+
+def set_index_names(name: str) -> None:
+    global INDEX, STOCK_INDEX
+    assert name.startswith("tumen_s1_"), "scratch indexes are named tumen_s1_*"
+    INDEX, STOCK_INDEX = name, f"{name}_stock"
+
+
+def popularity_scores() -> dict[str, dict[str, float]]:
+    """Scenario name → {service code: popularity score} (see the comment above)."""
+    import random
+
+    rng = random.Random(17)
+    codes = [row["code"] for row in read_csv(CATALOG / "services.csv")]
+    order = codes[:]
+    rng.shuffle(order)
+    zipf = {code: 20000.0 / rank for rank, code in enumerate(order, start=1)}
+    clicks = dict(zipf)
+    for query in generated_queries(30, seed=4242):
+        for code in query["expected"]:
+            clicks[code] = clicks.get(code, 0.0) + 100.0
+    return {"zipf": zipf, "clicks": clicks}
+
+
+def _popularity_column(scenario: str) -> str:
+    return f"{PREFIX}search_popularity_{scenario}_filter"
+
+
+def popularity_mapping(scenarios) -> dict:
+    mapping = catalog_mapping(stem=True)
+    for scenario in scenarios:
+        mapping["properties"][_popularity_column(scenario)] = {"type": "float"}
+    return mapping
+
+
+def popularity_documents(docs: list[dict], scenarios: dict) -> list[dict]:
+    return [
+        {**doc, **{_popularity_column(name): scores.get(doc[CODE_COLUMN], 0.0) for name, scores in scenarios.items()}}
+        for doc in docs
+    ]
+
+
+# Weights measured when --popularity-weights is not given (core.weights.POPULARITY_WEIGHT is 0: off).
+POPULARITY_TRIED = (0.05, 0.01, 0.002)
+
+
+def popularity_weights(option: str) -> list[float]:
+    return [float(value) for value in option.split(",") if value.strip()] or list(POPULARITY_TRIED)
+
+
+def popular_query(scenario: str, weight: float):
+    from search.query import with_popularity
+
+    def make_query(q: str) -> dict:
+        return with_popularity(engine_query(q, COLUMNS), _popularity_column(scenario), weight)
+
+    return make_query
+
+
+def embedded_popular_fn(by_code: dict[str, float], weight: float):
+    """The embedded search_fn with ``search.popularity.rerank`` over its first 200 (as the finder does over all)."""
+    from search import embedded, popularity
+    from service_pages.models import ServicePage
+
+    codes = dict(ServicePage.objects.values_list("pk", "code"))
+    scores = {pk: by_code.get(code, 0.0) for pk, code in codes.items()}
+
+    def search_fn(q: str) -> list[str]:
+        ranked = popularity.rerank(embedded.search_ids(q, {}, 200), scores, weight)
+        return [codes[page_id] for page_id, _score in ranked[:TOP] if page_id in codes]
+
+    return search_fn
+
+
+def print_popularity_verdict(dev: dict, gen: dict) -> None:
+    """Each "+pop" configuration against its base, per kind: kept only if nothing is lower."""
+    print()
+    for label, results in (("dev", dev), ("generated", gen)):
+        for name in [name for name in results if " +pop " in name]:
+            base = results[name.split(" +pop ")[0]]
+            lower = [
+                f"{kind} {measure} {base['kinds'][kind][measure]:.3f}→{figures[measure]:.3f}"
+                for kind, figures in results[name]["kinds"].items()
+                for measure in ("recall", "mrr")
+                if figures[measure] < base["kinds"][kind][measure] - 1e-9
+            ]
+            print(f"popularity, {name}, {label} queries: " + ("no kind lower" if not lower else "LOWER: " + "; ".join(lower)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -1005,7 +1102,20 @@ def main():
         "--words", action="store_true", help="only the word-level measurements behind core.mongolian (no engine)"
     )
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded (pure-Python) ranking")
+    parser.add_argument(
+        "--popularity", action="store_true",
+        help="also measure the popularity boost (search.popularity) with simulated click counts; see popularity_scores()",
+    )  # fmt: skip
+    parser.add_argument(
+        "--popularity-weights", default="", metavar="W,W",
+        help="with --popularity: these weights (default: POPULARITY_TRIED)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--index-name", default=INDEX, help=f"scratch index name, must start with tumen_s1_ (default {INDEX}; "
+        "another name keeps runs on a shared node apart)",
+    )  # fmt: skip
     args = parser.parse_args()
+    set_index_names(args.index_name)
     if args.words:
         word_measurements()
         return
@@ -1036,6 +1146,17 @@ def main():
         created.append((client, STOCK_INDEX))
         print(f"built {STOCK_INDEX} (stock Wagtail analysis) on {engine.label} in {seconds:.1f}s")
         configs[stock_name] = engine_search_fn(client, STOCK_INDEX, stock_query)
+        if args.popularity:
+            index = f"{INDEX}_pop"
+            scenarios = popularity_scores()
+            build_index(client, index, merged_settings(index_settings()), popularity_mapping(scenarios),
+                        popularity_documents(docs, scenarios))  # fmt: skip
+            created.append((client, index))
+            for weight in popularity_weights(args.popularity_weights):
+                for scenario in scenarios:
+                    configs[f"{tumen_name} +pop {scenario} {weight:g}"] = engine_search_fn(
+                        client, index, popular_query(scenario, weight)
+                    )
     tumen_configs = [name for name in configs if name.startswith("tumen ")]
     first_client = created[0][0]
     dev, gen = {}, {}
@@ -1053,6 +1174,10 @@ def main():
             print(note)
             if search_fn:
                 configs["embedded"] = search_fn
+                if args.popularity:
+                    for weight in popularity_weights(args.popularity_weights):
+                        for scenario, by_code in popularity_scores().items():
+                            configs[f"embedded +pop {scenario} {weight:g}"] = embedded_popular_fn(by_code, weight)
         for name, search_fn in configs.items():
             dev[name] = evaluate(search_fn, queries)
             if generated:
@@ -1073,6 +1198,8 @@ def main():
         if gen:
             print("\n== misses on the generated queries ==")
             print_misses(gen)
+    if args.popularity:
+        print_popularity_verdict(dev, gen)
     target = 0.90
     for label, results in (("dev", dev), ("generated", gen)):
         for name in tumen_configs if results else []:

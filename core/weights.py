@@ -9,6 +9,8 @@ what lets "Хангал иргэний үнэмлэх" put the Khangal soum's se
 ``bench/search_relevance.py``.
 """
 
+import math
+
 # Logical field → weight.
 FIELD_WEIGHTS = {
     "title": 4.0,
@@ -32,3 +34,28 @@ def index_boost(name: str) -> float | None:
     """
     weight = FIELD_WEIGHTS[name]
     return weight if weight > 1 else None
+
+
+# Popularity (``search.popularity``): a service's recent clicks in search results and applications
+# multiply its relevance score by ``1 + weight * ln(1 + score)``, at most ``popularity_cap(weight)``
+# (reached at ~400 clicks: beyond that a service is "popular", not more so). The logarithm and the
+# cap keep it a tie-breaker between services that match about equally well. An application counts
+# as ``APPLICATION_WEIGHT`` clicks. The weight in use is the setting
+# ``TUMEN_SEARCH_POPULARITY_WEIGHT``, by default this one: 0, off. Measured with simulated click
+# counts, every weight tried (0.05, 0.01, 0.002) lowered MRR on some query kinds of
+# ``bench/search_relevance.py --popularity`` (docs/benchmarks.md, "Search analytics"), so by
+# issue #17's rule it is not on until real clicks show it does no harm.
+POPULARITY_WEIGHT = 0.0
+APPLICATION_WEIGHT = 3.0
+
+
+def popularity_cap(weight: float = POPULARITY_WEIGHT) -> float:
+    """The largest factor popularity may give: ``1 + 6 * weight``."""
+    return 1.0 + 6.0 * weight
+
+
+def popularity_factor(score: float, weight: float = POPULARITY_WEIGHT) -> float:
+    """How much a service's popularity score multiplies its relevance (1.0 for none, or weight 0)."""
+    if score <= 0 or weight <= 0:
+        return 1.0
+    return min(popularity_cap(weight), 1.0 + weight * math.log1p(score))

@@ -18,7 +18,13 @@ class FormBuilderConfig(AppConfig):
 
         from .models import Draft, FormDefinition
         from .review import sync_form_review
-        from .signals import delete_draft_files, freeze_published_form, reset_private_storage
+        from .signals import (
+            count_application,
+            delete_draft_files,
+            freeze_published_form,
+            reset_private_storage,
+            submission_received,
+        )
         from .sms import check_senders
 
         published.connect(freeze_published_form, sender=FormDefinition, dispatch_uid="tumen_freeze_form")
@@ -26,3 +32,4 @@ class FormBuilderConfig(AppConfig):
         pre_delete.connect(delete_draft_files, sender=Draft, dispatch_uid="tumen_draft_files")
         checks.register(check_senders)
         agency_groups_synced.connect(sync_form_review, dispatch_uid="tumen_form_review")
+        submission_received.connect(count_application, dispatch_uid="tumen_count_application")

@@ -17,6 +17,8 @@
 from django.db import transaction
 from django.dispatch import Signal
 
+from search.popularity import record_application
+
 from .models import StoredFile, private_storage
 
 submission_checking = Signal()
@@ -48,6 +50,12 @@ payment_gateway_requested = Signal()
 
 def freeze_published_form(sender, instance, revision=None, **kwargs):
     instance.freeze_version(user=getattr(revision, "user", None))
+
+
+def count_application(sender, submission, **kwargs):
+    """An application counts towards its service's popularity in search (``search.popularity``):
+    the service and the week only, nothing about the applicant."""
+    record_application(submission.service)
 
 
 def reset_private_storage(setting, **kwargs):

@@ -7,6 +7,7 @@ skeleton (``core.mongolian.skeleton``), so "ДАН", "дан" and "dan" are one 
 
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
@@ -111,6 +112,51 @@ class BestBetService(Orderable):
 
 register_snippet(Synonym)
 register_snippet(BestBet)
+
+
+def add_synonym(query: str, words: str) -> Synonym:
+    """Make ``query`` mean the same as ``words`` (the zero-result report's one-step fix).
+
+    Joins the group that already holds ``words`` (or ``query``), else starts a new group; the
+    model's own validation (``full_clean``) applies. ``ValidationError`` when either is empty or
+    they are already one term.
+    """
+    query, words = query.strip(), words.strip()
+    if not skeleton(query) or not skeleton(words):
+        raise ValidationError(_("Enter the search text and the words it should mean."))
+    if skeleton(query) == skeleton(words):
+        raise ValidationError(_("The search text and the words are the same term."))
+    for group in Synonym.objects.all():
+        keys = {skeleton(term) for term in group.term_list()}
+        if skeleton(words) in keys or skeleton(query) in keys:
+            group.terms = ", ".join([*group.term_list(), *(term for term in (query, words) if skeleton(term) not in keys)])
+            group.full_clean()
+            group.save()
+            return group
+    group = Synonym(terms=f"{query}, {words}")
+    group.full_clean()
+    group.save()
+    return group
+
+
+def add_best_bet(query: str, code: str) -> BestBet:
+    """Pin the service ``code`` on top of the results for ``query`` (the report's other one-step fix).
+
+    Adds to the best bet of the same search text when there is one. ``ValidationError`` for an
+    unknown service.
+    """
+    query = query.strip()
+    service = ServicePage.objects.by_code(code.strip()) if code.strip() else None
+    if service is None:
+        raise ValidationError(_("No service has the code %(code)s.") % {"code": code})
+    if not skeleton(query):
+        raise ValidationError(_("Enter the search text and the words it should mean."))
+    bet = BestBet.objects.filter(query_key=skeleton(query)).first() or BestBet(query=query)
+    bet.full_clean(exclude=["query_key"])
+    bet.save()
+    if not bet.services.filter(service__translation_key=service.translation_key).exists():
+        BestBetService.objects.create(best_bet=bet, service=service, sort_order=bet.services.count())
+    return bet
 
 
 def synonym_alternatives(q: str) -> list[str]:

@@ -15,12 +15,12 @@ from django.conf import settings
 from wagtail.search import index as search_index
 from wagtail.search.backends import get_search_backend
 
-from search import embedded
+from search import embedded, popularity
 from search.editorial import synonym_alternatives
 from search.failover import EngineUnavailable
 from search.highlight import highlight
 from search.params import FACET_NAMES, Query
-from search.query import autocomplete_query, engine_query
+from search.query import autocomplete_query, engine_query, with_popularity
 from search.results import HIT_RELATED, Hit, Results, Window
 from search.summary import facet_values
 from service_pages.channels import CHANNEL_FIELDS, CHANNELS
@@ -38,7 +38,9 @@ LOGICAL_FIELDS = {
     "summary": "summary",
     "description": "description",
 }
-FILTER_FIELDS = ("agency", "category", "aimag", "soum", *CHANNEL_FIELDS, "stages", "live", "search_restricted")
+FILTER_FIELDS = (
+    "agency", "category", "aimag", "soum", *CHANNEL_FIELDS, "stages", "live", "search_restricted", "search_popularity",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -134,11 +136,15 @@ def search(query: Query, window: Window) -> Results:
 
 def _search_request(query: Query, window: Window, strict: bool) -> dict:
     client, index_name = _client_and_index()
+    _text, cols = columns()
     boolean = {"must": [_query_clause(query.q, strict)], "filter": _filter_clauses(query)}
     if window.exclude_ids:  # best bets, shown before these results
         boolean["must_not"] = [{"ids": {"values": [str(page_id) for page_id in window.exclude_ids]}}]
+    ranked = {"bool": boolean}
+    if query.q and cols.get("search_popularity"):
+        ranked = with_popularity(ranked, cols["search_popularity"], popularity.weight())
     body = {
-        "query": {"bool": boolean},
+        "query": ranked,
         "aggs": _aggregations(),
         "from": window.offset,
         "size": window.size,

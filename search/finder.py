@@ -11,7 +11,7 @@ synonyms widen the query, best bets pin services on top.
 import logging
 import time
 
-from search import embedded, engine, failover
+from search import embedded, engine, failover, popularity
 from search.editorial import best_bets_for, synonym_alternatives
 from search.failover import EngineUnavailable, engine_configured
 from search.highlight import highlight
@@ -77,6 +77,7 @@ def reset_engine_state():
     """Forget a recent engine failure and cached labels (tests, and after an operator fixed the engine)."""
     failover.forget_engine_failure()
     forget_labels()
+    popularity.forget()
 
 
 def embedded_search(query: Query, window: Window) -> Results:
@@ -88,7 +89,7 @@ def embedded_search(query: Query, window: Window) -> Results:
             weight = 1.0 if text == query.q else 0.8
             for page_id, score in embedded.search_ids(text, filters, limit=20000):
                 ranked[page_id] = max(ranked.get(page_id, 0.0), score * weight)
-        ordered = sorted(ranked.items(), key=lambda item: -item[1])
+        ordered = popularity.rerank(sorted(ranked.items(), key=lambda item: -item[1]))
     else:
         ordered = [(page_id, 0.0) for page_id in catalog_summary().filtered_ids(filters)]
     excluded = set(window.exclude_ids)

@@ -61,6 +61,69 @@ class SearchIndexState(models.Model):
         return f"{self.name}: {self.token}"
 
 
+class SearchQueryLog(models.Model):
+    """One citizen search on the search page, kept without personal data (``search.analytics``).
+
+    No IP address, session, user or exact time: the normalised text (long digit runs and e-mail
+    addresses masked), the language, how many services it found, the day, the facet filters
+    and the agencies of the services shown (so agency staff see only the searches that concern
+    their services). ``token`` is random, only to tie later clicks (``SearchClick``) to it.
+    """
+
+    # One index only (the day, which every report reads by): each index is more pages written
+    # by the INSERT every search costs. Clicks find their search through ``SearchClick.token``.
+    token = models.CharField(max_length=32)
+    day = models.DateField(db_index=True)
+    text = models.CharField(max_length=200)
+    query_key = models.CharField(max_length=200)  # the skeleton: "ДАН", "дан", "dan" are one
+    language = models.CharField(max_length=8)
+    result_count = models.PositiveIntegerField()
+    filters = models.CharField(max_length=200, blank=True)
+    agencies = models.CharField(max_length=500, blank=True)  # "|3|7|": agency ids of the shown results and filter
+
+    def __str__(self):
+        return f"{self.day} {self.text} ({self.result_count})"
+
+
+class SearchClick(models.Model):
+    """A result clicked after a logged search: which service, for which search (by its token)."""
+
+    token = models.CharField(max_length=32, db_index=True)
+    page = models.ForeignKey(ServicePage, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "page"], name="tumen_search_click_once")]
+
+    def __str__(self):
+        return f"{self.token} -> {self.page_id}"
+
+
+class ServiceActivity(models.Model):
+    """Clicks in search results and applications submitted, per service and week (``search.popularity``)."""
+
+    page = models.ForeignKey(ServicePage, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField()  # the Monday
+    clicks = models.PositiveIntegerField(default=0)
+    applications = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "week"], name="tumen_service_activity_week")]
+
+    def __str__(self):
+        return f"{self.page_id} {self.week}: {self.clicks} clicks, {self.applications} applications"
+
+
+class ServicePopularity(models.Model):
+    """A service's popularity score over the recent weeks, recomputed by ``search.popularity.refresh``."""
+
+    page = models.OneToOneField(ServicePage, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    score = models.FloatField()
+
+    def __str__(self):
+        return f"{self.page_id}: {self.score:g}"
+
+
 # The editors' rules (synonyms, best bets) live in search.editorial; importing
 # them here registers them with the app at start-up, for migrations, snippets
 # and the cascade when a service page is deleted.

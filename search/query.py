@@ -28,7 +28,7 @@ The weight of an exact-word match in each field is ``core.weights.FIELD_WEIGHTS`
 Figures: ``bench/search_relevance.py``.
 """
 
-from core.weights import FIELD_WEIGHTS
+from core.weights import FIELD_WEIGHTS, POPULARITY_WEIGHT, popularity_cap
 
 # Weight of a stem-only match, relative to the exact word in the same field.
 STEM_FACTOR = 0.5
@@ -129,3 +129,31 @@ def autocomplete_query(prefix: str, columns: dict[str, str]) -> dict:
         in_order = {"query": prefix, "max_expansions": 50, "boost": 2.0}
         query["bool"]["should"] = [{"match_phrase_prefix": {columns["title"]: in_order}}]
     return query
+
+
+def with_popularity(query: dict, column: str, weight: float = POPULARITY_WEIGHT) -> dict:
+    """``query`` with each service's score multiplied by its popularity factor.
+
+    The same factor as the embedded path (``core.weights.popularity_factor``):
+    ``1 + weight * ln(1 + popularity)``, capped at ``popularity_cap(weight)`` (``max_boost``
+    caps the functions' sum). A service without the field (never clicked, or
+    indexed before the field existed) keeps its score: ``missing`` 0 gives factor 1. A weight of
+    0 leaves the query as it is.
+    """
+    if weight <= 0:
+        return query
+    return {
+        "function_score": {
+            "query": query,
+            "functions": [
+                {"weight": 1},
+                {
+                    "field_value_factor": {"field": column, "modifier": "ln1p", "missing": 0},
+                    "weight": weight,
+                },
+            ],
+            "score_mode": "sum",
+            "boost_mode": "multiply",
+            "max_boost": popularity_cap(weight),
+        }
+    }

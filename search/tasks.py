@@ -32,3 +32,21 @@ def reindex_engine_pages(page_ids: list[int]) -> int:
         except Exception:
             logger.exception("could not re-index %s service pages in the search backend %r", len(page_ids), backend)
     return written
+
+
+@task()
+def reindex_popular_pages(page_ids: list[int]) -> int:
+    """Write services whose popularity changed (``search.popularity.refresh``) again to the engine.
+
+    This process's copy of the scores is dropped first: the worker may have read them seconds
+    before the refresh committed.
+    """
+    from search import popularity  # which imports this module, for the task
+
+    popularity.forget()
+    written = reindex_engine_pages.call(page_ids)
+    for backend in get_search_backends(with_auto_update=True):
+        index = backend.get_index_for_model(ServicePage)
+        if hasattr(index, "refresh"):  # searchable now rather than within the engine's refresh interval
+            index.refresh()
+    return written

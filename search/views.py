@@ -5,12 +5,12 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from core.api import api_language
 from core.languages import active_language, default_language, translations_in
 from core.mongolian import skeleton
-from search import finder
+from search import analytics, finder
 from search.localize import localize
 from search.params import MAX_QUERY_LENGTH, Query, QueryError, parse_query
 from search.results import Hit, Results
@@ -106,11 +106,20 @@ def search_page(request):
     except QueryError as error:
         return render(request, "search/search.html", {"error": error.message, "query": Query()}, status=400)
     results = finder.search(query) if (query.q or query.filters()) else None
+    click_token, logged = None, None
     if results:
+        click_token, logged = analytics.entry(query, results, active_language())
         localize(results.hits, active_language())
         add_facet_links(request, results)
-    context = {"query": query, "results": results, "start_number": (query.page - 1) * query.page_size + 1}
-    return render(request, "search/search.html", context)
+    context = {
+        "query": query,
+        "results": results,
+        "start_number": (query.page - 1) * query.page_size + 1,
+        "click_token": click_token,
+    }
+    response = render(request, "search/search.html", context)
+    analytics.save_after(response, logged)  # written after the page went out
+    return response
 
 
 def add_facet_links(request, results: Results) -> None:
@@ -124,6 +133,22 @@ def add_facet_links(request, results: Results) -> None:
             else:
                 params[name] = value.value
             value.url = "?" + params.urlencode()
+
+
+@csrf_exempt
+@require_POST
+def click(request):
+    """``POST /search/click/`` (``t``, ``code``): the beacon of ``clicks.js`` when a result is followed.
+
+    Exempt from CSRF: a beacon carries no token, and the signed search token (``t``) is what
+    makes a click count (``search.analytics.record_click``). Answers 204, or 400 with a message.
+    """
+    try:
+        analytics.record_click(request.POST.get("t", ""), request.POST.get("code", ""))
+    except analytics.ClickError as error:
+        message = _("This click cannot be counted: the search link is invalid or too old.")
+        return JsonResponse({"error": {"field": str(error), "message": message}}, status=400)
+    return HttpResponse(status=204)
 
 
 @require_GET

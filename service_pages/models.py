@@ -24,6 +24,7 @@ from django.utils.functional import cached_property
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminPageForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
@@ -490,6 +491,8 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         index.FilterField("stages"),
         # Public search leaves these out (search.engine); editors still find them in the admin.
         index.FilterField("search_restricted"),
+        # Recent clicks and applications (search.popularity), multiplying relevance in the engine.
+        index.FilterField("search_popularity", es_extra={"type": "float"}),
     ]
 
     parent_page_types = ["service_pages.AgencyPage"]
@@ -549,6 +552,13 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
         return super().get_indexed_objects().filter(locale__language_code=default_language()).annotate(
             view_restricted=view_restricted()
         )
+
+    def search_popularity(self) -> float:
+        """The service's popularity score, from the search app's ``tumen_service_popularity`` hook.
+
+        The search app sits above this one: it answers through a Wagtail hook, not an import.
+        """
+        return sum(float(fn(self)) for fn in hooks.get_hooks("tumen_service_popularity"))
 
     @property
     def is_public(self) -> bool:

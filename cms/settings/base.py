@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from cms.env import DEVELOPMENT_SECRET_KEY, email_settings, env_bool, env_int, env_list, env_str
+from core.weights import POPULARITY_WEIGHT
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PROJECT_DIR = BASE_DIR / "cms"
@@ -135,6 +136,13 @@ try:
     WAGTAILSEARCH_BACKENDS = search_backends_setting(SEARCH_URL, SEARCH_BACKEND, SEARCH_INDEX, SEARCH_TIMEOUT)
 except ValueError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
+# Search analytics (search.analytics): log the search page's searches (no personal data) and keep
+# them this many days (the report's 13 weeks); `manage.py search_analytics` deletes older ones.
+TUMEN_SEARCH_ANALYTICS = env_bool("TUMEN_SEARCH_ANALYTICS", True)
+TUMEN_SEARCH_LOG_DAYS = env_int("TUMEN_SEARCH_LOG_DAYS", 91)
+# The popularity boost's weight (core.weights: clicks and applications multiply relevance by at
+# most 1 + 6 × weight); 0, the default, switches it off (why: core.weights).
+TUMEN_SEARCH_POPULARITY_WEIGHT = float(env_str("TUMEN_SEARCH_POPULARITY_WEIGHT", str(POPULARITY_WEIGHT)))
 
 # --- Background tasks -----------------------------------------------------
 # django-tasks with its database backend: `python manage.py db_worker` runs them,
