@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, DateTimeField, F, Q, Value
+from django.db.models import Count, DateTimeField, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
@@ -286,21 +286,35 @@ def detail_item(row: dict, paths: Paths, names: Names, english: dict) -> dict:
     return item
 
 
-# (catalog state token, Paths, Names) of the last request in this process: they change only with it.
-_lookups: tuple[str, Paths, Names] | None = None
+# (catalog state token, Paths, Names, Access) of the last request in this process: they change only with it.
+_lookups: tuple | None = None
 
 
-def lookups(token: str) -> tuple[Paths, Names]:
-    """The paths and names for catalog state ``token``, read once per state and process."""
+class Access:
+    """What decides whether a page is public, read once per catalog state: the paths of the view
+    restrictions (a page is covered by one on itself or above it), and each locale's language."""
+
+    def __init__(self):
+        from wagtail.models import Locale
+
+        self.restricted = list(PageViewRestriction.objects.values_list("page__path", flat=True))
+        self.languages = dict(Locale.objects.values_list("pk", "language_code"))
+
+    def is_public(self, row: dict) -> bool:
+        return row["live"] and not any(row["path"].startswith(path) for path in self.restricted)
+
+
+def lookups(token: str) -> tuple[Paths, Names, Access]:
+    """The paths, names and access rules for catalog state ``token``, read once per state and process."""
     global _lookups
     if _lookups is None or _lookups[0] != token:
-        _lookups = (token, Paths(), Names())
-    return _lookups[1], _lookups[2]
+        _lookups = (token, Paths(), Names(), Access())
+    return _lookups[1:]
 
 
 def serialise(rows: list[dict], token: str, make=summary_item) -> list[dict]:
     """``make(row, ...)`` for each row, with the English pages of the batch read in one query."""
-    paths, names = lookups(token)
+    paths, names, _access = lookups(token)
     english = english_pages(row["translation_key"] for row in rows)
     return [make(row, paths, names, english) for row in rows]
 
@@ -313,28 +327,20 @@ def service_by_code(code: str, token: str) -> dict | None:
     """Every public fact of the public service with this code, or None.
 
     One query reads the service's pages in every language by code (indexed); whether each is
-    live and public is decided here from the view restrictions' paths, as ``Page.public()``
-    would, so a detail costs two queries besides the catalog state.
+    live and public is decided here with the restrictions' paths (``Access``), as
+    ``Page.public()`` would, so a detail costs one query besides the catalog state.
     """
-    rows = list(
-        ServicePage.objects.filter(code=code)
-        .annotate(
-            updated=Coalesce("last_published_at", Value(EPOCH, output_field=DateTimeField())),
-            language=F("locale__language_code"),
-        )
-        .values(*SERVICE_FIELDS, "updated", "language", "live", "path")
-    )
-    if not rows:
-        return None
-    restricted = list(PageViewRestriction.objects.values_list("page__path", flat=True))
-    public = {
-        row["language"]: row for row in rows if row["live"] and not any(row["path"].startswith(p) for p in restricted)
-    }
+    rows = ServicePage.objects.filter(code=code).order_by().values(*SERVICE_FIELDS, "locale_id", "live", "path")
+    paths, names, access = lookups(token)
+    public = {}
+    for row in rows:
+        if access.is_public(row):
+            row["updated"] = row["last_published_at"] or EPOCH
+            public[access.languages.get(row["locale_id"])] = row
     original = public.get(default_language())
     if original is None:
         return None
     english = {original["translation_key"]: public[ENGLISH]} if ENGLISH in public else {}
-    paths, names = lookups(token)
     return detail_item(original, paths, names, english)
 
 
