@@ -113,7 +113,9 @@ def main():
             seconds, lines = make_run(var_dir, args.demo, args.timeout, var_dir.parent / (var_dir.name + "-2.log"))
             report(f"make run DEMO={args.demo}, again (database already loaded)", seconds, lines)
     finally:
-        if not args.keep:
+        if args.keep:
+            print(f"kept {var_dir} (for bench/catalog_api.py --var-dir)")
+        else:
             shutil.rmtree(var_dir, ignore_errors=True)
     print(f"load after: {os.getloadavg()[0]:.2f}", file=sys.stderr)
 
