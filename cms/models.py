@@ -31,7 +31,10 @@ class HomePage(FallbackRoutingMixin, Page):
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         context["categories"] = Category.objects.all()
-        context["service_count"] = ServicePage.objects.live().canonical().count()
+        context["service_count"] = count = ServicePage.objects.live().canonical().count()
+        # "11,250": digits grouped by commas in both languages (Mongolian groups them the same way;
+        # Django's "mn" formats leave NUMBER_GROUPING unset, so its own formatting would not).
+        context["service_count_shown"] = f"{count:,}"
         return context
 
 

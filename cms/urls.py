@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/v1/services/autocomplete", search_views.api_autocomplete, name="search_autocomplete"),
     path("api/v1/openapi.yaml", search_views.openapi, name="openapi"),
     path("search/click/", search_views.click, name="search_click"),
+    # The open catalog (list, detail, agencies, categories, CSV/JSON downloads).
+    path("api/v1/", include("service_pages.api_urls")),
     path("api/v1/", include("form_builder.api_urls")),
     path("api/v1/", include("plugins.api_urls")),
     path("api/v1/", include("documents.api_urls")),

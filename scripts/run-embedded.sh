@@ -27,10 +27,11 @@ AGENCY=$!
 WORKER=$!
 trap 'kill "$WORKER" "$AGENCY" 2>/dev/null || true; [ -z "$STARTED_PROVIDER" ] || scripts/oidc-provider.sh stop >/dev/null' EXIT INT TERM
 
-echo "Tumen: http://127.0.0.1:8000/  (admin: http://127.0.0.1:8000/admin/, health: /healthz)"
+PORT="${TUMEN_PORT:-8000}"
+echo "Tumen: http://127.0.0.1:$PORT/  (admin: http://127.0.0.1:$PORT/admin/, health: /healthz)"
 [ -z "$STARTED_PROVIDER" ] || echo "Citizens sign in at $TUMEN_OIDC_ISSUER as bold, saraa or tuya (password: demo)"
 if [ "$MODE" = gunicorn ]; then
   DEBUG="${DEBUG:-false}" "$ROOT/.venv/bin/gunicorn" -c gunicorn.conf.py
 else
-  "$PY" manage.py runserver 127.0.0.1:8000
+  "$PY" manage.py runserver "127.0.0.1:$PORT"
 fi

@@ -7,6 +7,8 @@ same code as the real 11,250-service import.
 """
 
 import csv
+import gzip
+import lzma
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +64,24 @@ class Lookups:
         )
 
 
+# Compressed catalogs are read as they are: the product ships the national catalog as ``.csv.xz``.
+OPENERS = {".xz": lzma.open, ".gz": gzip.open}
+
+
 def read_csv(path: Path) -> list[dict]:
-    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+    """The rows of a catalog CSV file, plain or compressed (``.csv.xz``, ``.csv.gz``)."""
+    path = Path(path)
+    opener = OPENERS.get(path.suffix, open)
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def catalog_file(directory: Path, name: str) -> Path:
+    """``directory/name``, or its compressed copy (``name.xz``, ``name.gz``) when only that exists."""
+    for candidate in (name, *(name + suffix for suffix in OPENERS)):
+        if (Path(directory) / candidate).exists():
+            return Path(directory) / candidate
+    return Path(directory) / name
 
 
 def split_list(value: str) -> list[str]:

@@ -548,10 +548,17 @@ class ServicePage(SyncedTranslation, PageLocaleCopy, Page):
 
     @classmethod
     def get_indexed_objects(cls):
-        """Only the originals: they carry ``title_en`` too, so each service is found once."""
-        return super().get_indexed_objects().filter(locale__language_code=default_language()).annotate(
-            view_restricted=view_restricted()
-        )
+        """Only the originals: they carry ``title_en`` too, so each service is found once.
+
+        With their agency and places joined: the indexed text names them (``search_place``,
+        ``search_agency``), which would otherwise cost three queries a page (a third of the
+        national catalog's import time went there).
+        """
+        return (
+            super().get_indexed_objects().filter(locale__language_code=default_language())
+            .select_related("agency", "aimag", "soum")
+            .annotate(view_restricted=view_restricted())
+        )  # fmt: skip
 
     def search_popularity(self) -> float:
         """The service's popularity score, from the search app's ``tumen_service_popularity`` hook.
