@@ -6,7 +6,7 @@ Headless Chromium (Debian's) driven by Playwright, against ``live_site`` (gunico
 import time
 from urllib.parse import quote
 
-NOTHING = "хөрөнгөөргөлт"  # found in no demo service
+NOTHING = "зуурмагжуулалт"  # found in no demo service, even by the embedded search's typo and stem matching
 ADMIN = ("live-admin", "live-admin-pw")  # made by ensure_admin in the live_site fixture
 
 
