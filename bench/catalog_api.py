@@ -26,21 +26,16 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from serving import free_port  # bench/ (the script's folder) is on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(Path(sys.executable))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load() -> str:

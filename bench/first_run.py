@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,14 +28,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from serving import free_port  # bench/ (the script's folder) is on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {"national": "11,250", "small": "303"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(url: str, expected: str) -> bool:

@@ -29,20 +29,18 @@ Lighthouse is installed with npm into ``var/lighthouse`` (not in git) on first u
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from serving import free_port, wait_for_healthz  # bench/ (the script's folder) is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
@@ -62,12 +60,6 @@ service = ServicePage.objects.live().canonical().filter(channel_online=True, acc
 english = service.get_translation(Locale.objects.get(language_code="en"))
 print({mark!r} + json.dumps({{"code": service.code, "mn": service.url, "en": english.url, "query_mn": service.title.split()[0], "query_en": (service.title_en or service.title).split()[0]}}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def lighthouse_binary() -> Path:
@@ -132,7 +124,7 @@ def main():
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     failed = False
     try:
-        wait_for(port, server, var)
+        wait_for_healthz(port, server, var / "gunicorn.log")
         print(f"lighthouse {LIGHTHOUSE_VERSION}, mobile (simulated slow 4G, 4x CPU), {args.runs} run(s) per page; "
               f"load average {os.getloadavg()[0]:.2f}\n")  # fmt: skip
         print("| page | lang | performance | accessibility | best practices | SEO | weight (KiB) |")
@@ -191,21 +183,6 @@ def score_without(report: dict, category: str, audit_id: str) -> float:
     scored = [(r["weight"], report["audits"][r["id"]].get("score")) for r in refs]
     scored = [(weight, score) for weight, score in scored if score is not None]
     return 100 * sum(weight * score for weight, score in scored) / sum(weight for weight, _ in scored)
-
-
-def wait_for(port, server, var):
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("gunicorn did not start:\n" + (var / "gunicorn.log").read_text()[-3000:])
-        time.sleep(0.3)
 
 
 if __name__ == "__main__":

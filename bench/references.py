@@ -37,7 +37,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_postgres import fresh_database  # noqa: E402
+from serving import free_port, wait_for_healthz  # noqa: E402  bench/ (the script's folder) is on sys.path
 
 PYTHON = Path(sys.executable)
 GUNICORN = PYTHON.parent / "gunicorn"
@@ -95,12 +95,6 @@ rows = IssuedDocument.objects.filter(verification_code__in=codes)
 print({mark!r} + json.dumps({{"answered": len(set(codes)), "stored": rows.count(),
       "with_file": sum(1 for d in rows if d.file.storage.exists(d.file.name)), "total": IssuedDocument.objects.count()}}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values, q):
@@ -267,18 +261,7 @@ def main():
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     failed = False
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("gunicorn did not start:\n" + (var / "gunicorn.log").read_text()[-3000:])
-            time.sleep(0.3)
+        wait_for_healthz(port, server, var / "gunicorn.log")
         sessions = [Session(port, key) for key in sessions_keys]
         for session in sessions:
             session.prepare()

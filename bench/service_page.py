@@ -38,13 +38,14 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from serving import free_port, wait_for_healthz  # bench/ (the script's folder) is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
@@ -107,12 +108,6 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_cpu_seconds(pgid: int) -> float:
@@ -197,7 +192,7 @@ def main():
     server = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "--no-control-socket", "--access-logfile", "/dev/null"],
                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
-        wait_for(port, server, var)
+        wait_for_healthz(port, server, var / "gunicorn.log")
         print(f"gunicorn: 2 workers x 2 threads on 127.0.0.1:{port}; wrk: {args.connections} connections, {args.duration} s rounds")
 
         def load(name, seconds, pause_ms=0):
@@ -276,21 +271,6 @@ def get(port, path) -> tuple[int, str]:
     if response.status != 200:
         raise SystemExit(f"GET {path}: {response.status}")
     return response.status, body
-
-
-def wait_for(port, server, var):
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("gunicorn did not start:\n" + (var / "gunicorn.log").read_text()[-3000:])
-        time.sleep(0.3)
 
 
 if __name__ == "__main__":
