@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from tests.browser_steps import enter_citizen_identity, fill_general_form, press
+
 
 @pytest.fixture
 def page(browser):
@@ -50,11 +52,7 @@ HONEYPOT = "website"
 TRACKING_CODE = re.compile(r"^TMN-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
 
 
-def _press(page, action):
-    """Press one of the step's buttons (Continue / Back / Save) and wait for the page it leads to."""
-    with page.expect_navigation() as navigation:
-        page.locator(f'form.application-form button[name="action"][value="{action}"]').click()
-    return navigation.value
+_press = press  # the name the other browser tests import
 
 
 def _open_application(page, base):
@@ -255,22 +253,9 @@ def test_an_operator_applies_for_a_citizen_who_then_follows_it(live_site, browse
         page.locator("#id_q").press("Enter")
     page.locator(f'a[href$="/operator/apply/{SERVICE}/"]').click()
     page.wait_for_url(f"**/operator/apply/{SERVICE}/")
-    page.locator("#id_register_number").fill("чб88051234")
-    page.locator("#id_last_name").fill("Дорж")
-    page.locator("#id_first_name").fill("Сараа")
-    page.locator("#id_phone").fill("8811 2233")
-    with page.expect_navigation():
-        page.locator("main form button.button").click()
-    page.wait_for_url(f"**/apply/{SERVICE}/step/1/")
+    enter_citizen_identity(page, SERVICE)
     assert page.locator("#id_register_number").input_value() == "ЧБ88051234", "the citizen's identity is carried over"
-    page.locator("#id_address_0").select_option("65")
-    page.locator("#id_address_1").select_option("6504")
-    _press(page, "next")
-    page.wait_for_url(f"**/apply/{SERVICE}/step/2/")
-    page.locator("#id_request").fill("Иргэний өмнөөс гаргав.")
-    page.locator("#id_consent").check()
-    _press(page, "next")
-    page.wait_for_url(f"**/apply/{SERVICE}/review/")
+    fill_general_form(page, SERVICE, "Иргэний өмнөөс гаргав.")
 
     # No confirmation yet: refused, then the in-person confirmation.
     with page.expect_navigation() as refused:

@@ -13,6 +13,7 @@ import pytest
 
 from tests import gunicorn_site
 from tests.agency import AgencyServer
+from tests.browser_steps import enter_citizen_identity, fill_general_form
 from tests.payment_provider import PaymentProvider
 from tests.test_browser import TRACKING_CODE, _fill_step_one, _press
 
@@ -102,20 +103,8 @@ def test_an_operator_records_a_cash_payment(live_site, browser, paying):
         page.locator("#id_password").press("Enter")
     page.wait_for_url("**/operator/")
     page.goto(f"{live_site}/operator/apply/{code}/")
-    page.locator("#id_register_number").fill("чб88051234")
-    page.locator("#id_last_name").fill("Дорж")
-    page.locator("#id_first_name").fill("Сараа")
-    page.locator("#id_phone").fill("8811 2233")
-    with page.expect_navigation():
-        page.locator("main form button.button").click()
-    page.wait_for_url(f"**/apply/{code}/step/1/")
-    page.locator("#id_address_0").select_option("65")
-    page.locator("#id_address_1").select_option("6504")
-    _press(page, "next")
-    page.locator("#id_request").fill("Иргэн бэлнээр төлөв.")
-    page.locator("#id_consent").check()
-    _press(page, "next")
-    page.wait_for_url(f"**/apply/{code}/review/")
+    enter_citizen_identity(page, code)
+    fill_general_form(page, code, "Иргэн бэлнээр төлөв.")
     page.locator("#id_in_person_reason").select_option("no_phone")
     page.locator("#id_id_document_type").select_option("national_id")
     page.locator("#id_id_document_number").fill("0456789")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from service_pages.models import ServicePage
+from tests.browser_steps import enter_citizen_identity, fill_general_form
 
 ROOT = Path(__file__).resolve().parent.parent
 CSP = "Content-Security-Policy"
@@ -317,7 +318,7 @@ def _sign_in(page, base, username, password, next_path):
 def test_the_operator_console_runs_under_the_public_policy(live_site, watched):
     """A soum operator signs in (admin login page), finds a service, applies for a citizen up to the
     confirmation on the review page, and sees the application in the office's queue."""
-    from tests.test_browser import SERVICE, _press
+    from tests.test_browser import SERVICE
 
     context, watch = watched
     page = context.new_page()
@@ -337,20 +338,8 @@ def test_the_operator_console_runs_under_the_public_policy(live_site, watched):
     page.locator(f'a[href$="/operator/apply/{SERVICE}/"]').click()
     page.wait_for_url(f"**/operator/apply/{SERVICE}/")
     seen("citizen identity")
-    page.locator("#id_register_number").fill("чб88051234")
-    page.locator("#id_last_name").fill("Дорж")
-    page.locator("#id_first_name").fill("Сараа")
-    page.locator("#id_phone").fill("8811 2233")
-    with page.expect_navigation():
-        page.locator("main form button.button").click()
-    page.wait_for_url(f"**/apply/{SERVICE}/step/1/")
-    page.locator("#id_address_0").select_option("65")
-    page.locator("#id_address_1").select_option("6504")
-    _press(page, "next")
-    page.locator("#id_request").fill("Иргэний өмнөөс гаргав.")
-    page.locator("#id_consent").check()
-    _press(page, "next")
-    page.wait_for_url(f"**/apply/{SERVICE}/review/")
+    enter_citizen_identity(page, SERVICE)
+    fill_general_form(page, SERVICE, "Иргэний өмнөөс гаргав.")
     seen("review with the citizen's confirmation")
     page.locator("#id_in_person_reason").select_option("no_phone")
     page.locator("#id_id_document_type").select_option("national_id")
