@@ -51,7 +51,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_postgres import fresh_database  # noqa: E402
-from serving import free_port, wait_for_healthz  # noqa: E402  bench/ (the script's folder) is on sys.path
+from serving import (  # noqa: E402  bench/ (the script's folder) is on sys.path
+    free_port,
+    server_cpu_seconds,
+    wait_for_healthz,
+)
 
 PYTHON = Path(sys.executable)
 GUNICORN = PYTHON.parent / "gunicorn"
@@ -175,22 +179,6 @@ def open_loop(rate: float, duration: float, job, workers: int):
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(one, range(count)))
     return latencies, errors, results
-
-
-def server_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in gunicorn's process group (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # the fields after "(comm)": state, ppid, pgrp, ...
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 def measured(label, pgid, rate, duration, job, workers, goal_ms=None):

@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from serving import free_port, wait_for_healthz  # bench/ (the script's folder) is on sys.path
+from serving import free_port, server_cpu_seconds, wait_for_healthz  # bench/ (the script's folder) is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
@@ -108,22 +108,6 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 """
-
-
-def server_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in gunicorn's process group (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 def main():

@@ -1,4 +1,4 @@
-"""What the benches that serve the site through gunicorn share: a free port, and waiting for it.
+"""What the benches that serve the site through gunicorn share: a free port, waiting for it, its CPU.
 
 Imported as ``from serving import ...``: a bench runs as ``python bench/<name>.py``, which puts
 ``bench/`` first on ``sys.path``.
@@ -7,6 +7,7 @@ Imported as ``from serving import ...``: a bench runs as ``python bench/<name>.p
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import subprocess
 import time
@@ -34,3 +35,19 @@ def wait_for_healthz(port: int, server: subprocess.Popen, log: Path, seconds: fl
         if server.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("gunicorn did not start:\n" + log.read_text()[-3000:])
         time.sleep(0.3)
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in gunicorn's process group (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # the fields after "(comm)": state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
